@@ -1,0 +1,1 @@
+//! Loom models of gofer's wakeup protocols; see tests/.

@@ -1,0 +1,266 @@
+//! The goroutine (G): its identity, its body and its park permit, plus the
+//! one thread-local the runtime reads from goroutine code.
+
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::permit::Permit;
+use crate::sched::processor::Local;
+use crate::stack::Stack;
+use corosensei::{Coroutine, Yielder};
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::num::NonZeroU64;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The pointer a worker passes into a goroutine on every resume. Goroutine
+/// code never caches thread-local state across a suspension; whatever it
+/// needs of its worker after a switch comes back through this value.
+#[derive(Clone, Copy)]
+pub(crate) struct WorkerRef(#[allow(dead_code)] pub(crate) *const Local);
+
+/// Why a goroutine handed control back to its worker.
+pub(crate) enum Suspend {
+    /// `yield_now`: requeue at the back.
+    Yield,
+    /// Park until unparked (or `deadline`): commit the permit after the switch.
+    Park { deadline: Option<Instant> },
+}
+
+pub(crate) type Coro = Coroutine<WorkerRef, Suspend, (), Stack>;
+pub(crate) type GYielder = Yielder<WorkerRef, Suspend>;
+
+/// What a goroutine runs: the user's closure plus where its result goes.
+pub(crate) trait Main: Send {
+    /// Runs the closure on the goroutine's stack; never unwinds.
+    fn run(self: Box<Self>);
+    /// The goroutine could not start (no stack): reports `why` as its
+    /// panic payload to whoever joins it.
+    fn abandon(self: Box<Self>, why: String);
+}
+
+/// The body of a goroutine, owned by whoever holds its run right.
+pub(crate) enum Body {
+    /// Spawned, never run: just a closure, no stack yet.
+    Unstarted(Box<dyn Main>),
+    /// Has a stack and a coroutine on it.
+    Running(Coro),
+    /// Finished; the stack went back to the pool.
+    Done,
+}
+
+/// Home worker of a goroutine that has not run yet.
+pub(crate) const NO_HOME: usize = usize::MAX;
+
+/// A goroutine.
+pub(crate) struct G {
+    pub(crate) id: GoroutineId,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) spawn_site: &'static Location<'static>,
+    pub(crate) stack_size: usize,
+    /// Opted in (with `unsafe`) to resuming on any worker after it started.
+    pub(crate) migratable: bool,
+    pub(crate) permit: Permit,
+    /// Worker that started it; a pinned goroutine only ever runs there.
+    pub(crate) home: AtomicUsize,
+    /// Generation of the goroutine's deadline timer; a timer entry whose
+    /// generation is stale is ignored when it fires.
+    pub(crate) timer_seq: AtomicU64,
+    /// sysmon already reported this goroutine as hogging its worker.
+    pub(crate) hog_reported: AtomicBool,
+    body: UnsafeCell<Body>,
+    /// This goroutine's yielder, on its own stack; set when it starts.
+    yielder: Cell<*const GYielder>,
+}
+
+// SAFETY: the fields that are not Sync are `body` and `yielder`. `body` is
+// only touched by the thread holding the goroutine's run right (it took the
+// goroutine from a run queue or is running it); the permit protocol makes
+// that right unique. `yielder` is only read by the goroutine itself while it
+// runs and written once when it starts, on the same stack. A started,
+// non-migratable goroutine's coroutine is only ever resumed on the thread
+// that created it (its home worker), which is the rule that makes
+// corosensei's `!Send` coroutine sound to hold here; migratable goroutines
+// waive that rule through an `unsafe` opt-in whose contract the user accepts.
+unsafe impl Sync for G {}
+// SAFETY: as above; moving the `Arc<G>` between threads never moves or
+// touches the coroutine itself.
+unsafe impl Send for G {}
+
+impl G {
+    pub(crate) fn new(
+        main: Box<dyn Main>,
+        name: Option<Box<str>>,
+        stack_size: usize,
+        migratable: bool,
+        spawn_site: &'static Location<'static>,
+    ) -> G {
+        G {
+            id: GoroutineId::next(),
+            name,
+            spawn_site,
+            stack_size,
+            migratable,
+            permit: Permit::new(),
+            home: AtomicUsize::new(NO_HOME),
+            timer_seq: AtomicU64::new(0),
+            hog_reported: AtomicBool::new(false),
+            body: UnsafeCell::new(Body::Unstarted(main)),
+            yielder: Cell::new(std::ptr::null()),
+        }
+    }
+
+    /// # Safety
+    /// The caller holds this goroutine's run right, and does not keep the
+    /// reference across a point where it gives that right away.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn body(&self) -> &mut Body {
+        // SAFETY: exclusive by the caller's contract.
+        unsafe { &mut *self.body.get() }
+    }
+
+    /// Called once, on the goroutine's own stack, when it starts.
+    pub(crate) fn set_yielder(&self, y: &GYielder) {
+        self.yielder.set(y);
+    }
+
+    /// Suspends the calling goroutine, which must be `self`.
+    pub(crate) fn suspend(&self, why: Suspend) -> WorkerRef {
+        let y = self.yielder.get();
+        debug_assert!(!y.is_null());
+        // SAFETY: we are running on this goroutine's stack (the caller got
+        // `self` from `current_g`), and the yielder lives at the base of that
+        // stack for as long as the coroutine exists.
+        unsafe { (*y).suspend(why) }
+    }
+
+    pub(crate) fn home(&self) -> usize {
+        self.home.load(Relaxed)
+    }
+}
+
+thread_local! {
+    /// The goroutine running on this thread, or null on a scheduler stack
+    /// and on plain threads. Set by the worker around every resume.
+    static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The running goroutine, if the caller is one.
+///
+/// Not inlined on purpose: LLVM may keep a thread-local's address in a
+/// register across a call, and a migrated goroutine would then read the old
+/// thread's slot. Behind an opaque call the address is recomputed every time.
+#[inline(never)]
+pub(crate) fn current_g() -> Option<&'static G> {
+    let p = CURRENT.with(|c| c.get());
+    // SAFETY: a non-null CURRENT points at the goroutine running on this
+    // thread; its worker holds an Arc to it for as long as it runs, which is
+    // longer than any use by the goroutine's own code. The 'static lifetime
+    // never escapes the goroutine (callers use it within one operation).
+    unsafe { p.as_ref() }
+}
+
+#[inline(never)]
+pub(crate) fn set_current_g(g: *const G) {
+    CURRENT.with(|c| c.set(g));
+}
+
+/// A goroutine's unique id. Ids are never reused within a process; the
+/// first goroutine gets 1.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GoroutineId(NonZeroU64);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl GoroutineId {
+    fn next() -> GoroutineId {
+        let id = NEXT_ID.fetch_add(1, Relaxed);
+        GoroutineId(NonZeroU64::new(id).expect("goroutine id counter overflowed"))
+    }
+
+    /// The id as a number.
+    ///
+    /// ```
+    /// let h = gofer_runtime::spawn(|| gofer_runtime::current().unwrap().id());
+    /// let id = h.goroutine().id();
+    /// assert_eq!(h.join().unwrap(), id);
+    /// assert!(id.as_u64() >= 1);
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GoroutineId({})", self.0)
+    }
+}
+
+impl fmt::Display for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// A handle to a goroutine: its id and name. The goroutine counterpart of
+/// [`std::thread::Thread`].
+///
+/// ```
+/// let h = gofer_runtime::Builder::new()
+///     .name("worker")
+///     .spawn(|| gofer_runtime::current().unwrap().name().map(String::from))
+///     .unwrap();
+/// assert_eq!(h.goroutine().name(), Some("worker"));
+/// assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+/// ```
+#[derive(Clone)]
+pub struct Goroutine {
+    pub(crate) g: Arc<G>,
+}
+
+impl Goroutine {
+    /// The goroutine's id.
+    pub fn id(&self) -> GoroutineId {
+        self.g.id
+    }
+
+    /// The goroutine's name, if it was given one with
+    /// [`Builder::name`](crate::Builder::name).
+    pub fn name(&self) -> Option<&str> {
+        self.g.name.as_deref()
+    }
+
+    /// Where the goroutine was spawned (`file:line:column`).
+    pub fn spawn_site(&self) -> &'static Location<'static> {
+        self.g.spawn_site
+    }
+}
+
+impl fmt::Debug for Goroutine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Goroutine")
+            .field("id", &self.g.id)
+            .field("name", &self.g.name)
+            .finish()
+    }
+}
+
+/// The goroutine calling this, or `None` on a plain thread.
+///
+/// ```
+/// assert!(gofer_runtime::current().is_none());
+/// let h = gofer_runtime::spawn(|| gofer_runtime::current().is_some());
+/// assert!(h.join().unwrap());
+/// ```
+pub fn current() -> Option<Goroutine> {
+    current_g().map(|g| {
+        // SAFETY: `g` is the running goroutine; its worker holds an Arc to
+        // it, so bumping the count and re-materialising an Arc is valid.
+        let g = unsafe {
+            Arc::increment_strong_count(g as *const G);
+            Arc::from_raw(g as *const G)
+        };
+        Goroutine { g }
+    })
+}

@@ -1,0 +1,151 @@
+//! Where a goroutine's result goes: the packet shared by the goroutine and
+//! its `JoinHandle`, and the handle itself.
+
+use crate::goroutine::Goroutine;
+use crate::park::{Task, park};
+use crate::scope::ScopeData;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering::*};
+use std::thread;
+
+const RUNNING: u8 = 0;
+const WAITING: u8 = 1;
+const DONE: u8 = 2;
+
+/// The result slot of one goroutine.
+///
+/// `state` goes RUNNING -> (WAITING ->) DONE. The joiner stores its task in
+/// `waiter` and then moves RUNNING -> WAITING; the goroutine writes `result`
+/// and swaps in DONE, and if it replaced WAITING it unparks the waiter.
+pub(crate) struct Packet<T> {
+    state: AtomicU8,
+    waiter: UnsafeCell<Option<Task>>,
+    result: UnsafeCell<Option<thread::Result<T>>>,
+    scope: Option<Arc<ScopeData>>,
+}
+
+// SAFETY: `waiter` is written only by the joiner before it publishes
+// WAITING (Release) and read only by the finisher after it observes WAITING
+// (Acquire); `result` is written only by the finisher before DONE (Release)
+// and read only by the joiner after DONE (Acquire), or by `drop` with
+// exclusive access. `T: Send` because the result crosses threads.
+unsafe impl<T: Send> Sync for Packet<T> {}
+
+impl<T> Packet<T> {
+    pub(crate) fn new(scope: Option<Arc<ScopeData>>) -> Packet<T> {
+        Packet {
+            state: AtomicU8::new(RUNNING),
+            waiter: UnsafeCell::new(None),
+            result: UnsafeCell::new(None),
+            scope,
+        }
+    }
+
+    /// Stores the goroutine's outcome and wakes the joiner, if it waits.
+    /// Called exactly once.
+    pub(crate) fn finish(&self, result: thread::Result<T>) {
+        // SAFETY: only the finisher writes `result`, once, before DONE.
+        unsafe { *self.result.get() = Some(result) };
+        if self.state.swap(DONE, AcqRel) == WAITING {
+            // SAFETY: the joiner wrote `waiter` before publishing WAITING,
+            // which our AcqRel swap observed; it never touches it again.
+            if let Some(task) = unsafe { (*self.waiter.get()).take() } {
+                task.unpark();
+            }
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.state.load(Acquire) == DONE
+    }
+
+    /// Blocks (parks the goroutine or the thread) until `finish` ran, then
+    /// takes the result. Called at most once.
+    pub(crate) fn wait(&self) -> thread::Result<T> {
+        if self.state.load(Acquire) != DONE {
+            // SAFETY: nobody reads `waiter` before we publish WAITING.
+            unsafe { *self.waiter.get() = Some(Task::current()) };
+            if self
+                .state
+                .compare_exchange(RUNNING, WAITING, AcqRel, Acquire)
+                .is_ok()
+            {
+                while self.state.load(Acquire) != DONE {
+                    park();
+                }
+            } else {
+                // Finished meanwhile; the waiter was never looked at.
+                // SAFETY: the finisher only reads `waiter` after WAITING.
+                unsafe { *self.waiter.get() = None };
+            }
+        }
+        // SAFETY: DONE was observed with Acquire, so the finisher's write is
+        // visible and it will not touch `result` again.
+        unsafe { (*self.result.get()).take() }.expect("goroutine result taken twice")
+    }
+}
+
+impl<T> Drop for Packet<T> {
+    fn drop(&mut self) {
+        // A scoped goroutine's result may borrow from the scope: drop it
+        // before telling the scope this goroutine is gone.
+        let unhandled_panic = matches!(self.result.get_mut(), Some(Err(_)));
+        let result = self.result.get_mut().take();
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(result))).is_err() {
+            // The scope could never be told reliably; like std, give up.
+            eprintln!("fatal error: gofer: a goroutine's result panicked on drop");
+            std::process::abort();
+        }
+        if let Some(scope) = &self.scope {
+            scope.goroutine_done(unhandled_panic);
+        }
+    }
+}
+
+/// An owned permission to join a goroutine (wait for it and take its
+/// result). Dropping it detaches the goroutine, which keeps running.
+///
+/// The goroutine counterpart of [`std::thread::JoinHandle`].
+///
+/// ```
+/// let h = gofer_runtime::spawn(|| 6 * 7);
+/// assert_eq!(h.join().unwrap(), 42);
+///
+/// // A panic in a goroutine comes back as Err; the runtime lives on.
+/// let h = gofer_runtime::spawn(|| -> u8 { panic!("boom") });
+/// assert!(h.join().is_err());
+/// ```
+pub struct JoinHandle<T> {
+    pub(crate) packet: Arc<Packet<T>>,
+    pub(crate) goroutine: Goroutine,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the goroutine to finish and returns its result: `Ok` with
+    /// its return value, or `Err` with the panic payload if it panicked.
+    /// Parks the calling goroutine, or blocks the calling thread.
+    pub fn join(self) -> thread::Result<T> {
+        self.packet.wait()
+    }
+
+    /// Has the goroutine finished (its result is ready)?
+    pub fn is_finished(&self) -> bool {
+        self.packet.is_finished()
+    }
+
+    /// The goroutine's id and name.
+    pub fn goroutine(&self) -> &Goroutine {
+        &self.goroutine
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("goroutine", &self.goroutine)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,268 @@
+//! The blocking interface every gofer primitive is built on: park the
+//! current task, unpark a task from anywhere, know who "current" is.
+//!
+//! A *task* is whatever is running: a goroutine, or a plain OS thread that
+//! called into gofer. Parking a goroutine suspends it and frees its worker
+//! for other goroutines; parking a thread blocks the thread. Both have the
+//! same permit semantics (like [`std::thread::park`]):
+//!
+//! * [`Task::unpark`] makes a permit available; a later or concurrent park
+//!   consumes it and returns at once, so an unpark that races with a park is
+//!   never lost. Permits do not accumulate: many unparks before a park make
+//!   one permit.
+//! * A park may also return spuriously, so callers loop on their condition:
+//!
+//! ```
+//! use gofer_runtime::park::{park, Task};
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//!
+//! let flag = Arc::new(AtomicBool::new(false));
+//! let me = Task::current();
+//! let f = flag.clone();
+//! let h = gofer_runtime::spawn(move || {
+//!     f.store(true, Ordering::Release);
+//!     me.unpark();
+//! });
+//! while !flag.load(Ordering::Acquire) {
+//!     park();
+//! }
+//! h.join().unwrap();
+//! ```
+//!
+//! Unparking never runs the woken task inline and never blocks, so it may
+//! be called while holding a lock. The identity of a task
+//! ([`current_task_id`]) is the goroutine, not the thread: two goroutines
+//! that share a worker thread are different tasks.
+
+use crate::goroutine::{G, Suspend, current_g};
+use crate::sched::parker::Parker;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::time::{Duration, Instant};
+
+/// Identity of a task: a goroutine id, or a distinct id for each OS thread
+/// that uses gofer. Never reused within a process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TaskId(u64);
+
+/// Thread task ids have the top bit set; goroutine ids never do.
+const THREAD_ID_BIT: u64 = 1 << 63;
+
+impl TaskId {
+    /// Is this the id of a goroutine (rather than of an OS thread)?
+    pub fn is_goroutine(self) -> bool {
+        self.0 & THREAD_ID_BIT == 0
+    }
+
+    /// The raw id.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_goroutine() {
+            write!(f, "goroutine {}", self.0)
+        } else {
+            write!(f, "thread task {}", self.0 & !THREAD_ID_BIT)
+        }
+    }
+}
+
+/// A plain thread as a task.
+struct ThreadTask {
+    id: TaskId,
+    parker: Parker,
+}
+
+static NEXT_THREAD_TASK: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static THREAD_TASK: Arc<ThreadTask> = Arc::new(ThreadTask {
+        id: TaskId(THREAD_ID_BIT | NEXT_THREAD_TASK.fetch_add(1, Relaxed)),
+        parker: Parker::new(),
+    });
+}
+
+/// The calling thread's task. During thread-local destruction the cached
+/// one is gone; a fresh one still parks and unparks correctly because
+/// nothing else can hold it yet.
+fn thread_task() -> Arc<ThreadTask> {
+    THREAD_TASK.try_with(Arc::clone).unwrap_or_else(|_| {
+        Arc::new(ThreadTask {
+            id: TaskId(THREAD_ID_BIT | NEXT_THREAD_TASK.fetch_add(1, Relaxed)),
+            parker: Parker::new(),
+        })
+    })
+}
+
+/// A handle to a task that can unpark it from any thread.
+#[derive(Clone)]
+pub struct Task(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Goroutine(Arc<G>),
+    Thread(Arc<ThreadTask>),
+}
+
+impl Task {
+    /// The calling task: the running goroutine, or the calling thread.
+    pub fn current() -> Task {
+        match current_g() {
+            Some(g) => {
+                // SAFETY: `g` is the running goroutine, kept alive by its
+                // worker's Arc; we add a count for the new handle.
+                let g = unsafe {
+                    Arc::increment_strong_count(g as *const G);
+                    Arc::from_raw(g as *const G)
+                };
+                Task(Inner::Goroutine(g))
+            }
+            None => Task(Inner::Thread(thread_task())),
+        }
+    }
+
+    /// Makes the task's permit available, waking it if it is parked.
+    /// Never blocks and never runs the task inline.
+    pub fn unpark(&self) {
+        match &self.0 {
+            Inner::Goroutine(g) => crate::sched::unpark_g(g, true),
+            Inner::Thread(t) => t.parker.unpark(),
+        }
+    }
+
+    /// The task's identity.
+    pub fn id(&self) -> TaskId {
+        match &self.0 {
+            Inner::Goroutine(g) => TaskId(g.id.as_u64()),
+            Inner::Thread(t) => t.id,
+        }
+    }
+
+    /// Is the task a goroutine?
+    pub fn is_goroutine(&self) -> bool {
+        matches!(self.0, Inner::Goroutine(_))
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Task").field(&self.id()).finish()
+    }
+}
+
+/// The calling task's id (goroutine id inside a goroutine).
+pub fn current_task_id() -> TaskId {
+    match current_g() {
+        Some(g) => TaskId(g.id.as_u64()),
+        None => thread_task().id,
+    }
+}
+
+/// Is the caller a goroutine?
+pub fn in_goroutine() -> bool {
+    current_g().is_some()
+}
+
+/// Parks the current task until its permit is available (then consumes
+/// it). May return spuriously.
+pub fn park() {
+    park_inner(None)
+}
+
+/// Like [`park`], but also returns once `deadline` has passed.
+pub fn park_deadline(deadline: Instant) {
+    park_inner(Some(deadline))
+}
+
+/// Like [`park`], but also returns after `timeout`.
+pub fn park_timeout(timeout: Duration) {
+    park_inner(Instant::now().checked_add(timeout))
+}
+
+fn park_inner(deadline: Option<Instant>) {
+    match current_g() {
+        Some(g) => park_goroutine(g, deadline),
+        None => park_thread(deadline),
+    }
+}
+
+fn park_goroutine(g: &G, deadline: Option<Instant>) {
+    if g.permit.try_take() {
+        return;
+    }
+    if let Some(d) = deadline
+        && Instant::now() >= d
+    {
+        return;
+    }
+    if std::thread::panicking() {
+        // A goroutine must not switch stacks while it unwinds: std keeps
+        // the panic count per OS thread, and other goroutines on this
+        // worker would see `panicking() == true` (and poison mutexes).
+        // Block the worker thread instead, until unparked.
+        return park_blocking_thread(g, deadline);
+    }
+    g.suspend(Suspend::Park { deadline });
+    g.permit.after_wake();
+    if deadline.is_some() {
+        // Turns this park's timer entry stale.
+        g.timer_seq.fetch_add(1, Release);
+    }
+}
+
+fn park_blocking_thread(g: &G, deadline: Option<Instant>) {
+    let parker = &crate::sched::runtime().workers[g.home()].parker;
+    if !g.permit.commit_blocking() {
+        g.permit.after_wake();
+        return;
+    }
+    loop {
+        parker.park(deadline);
+        if !g.permit.cancel_blocking() {
+            g.permit.after_wake();
+            return;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
+        }
+        if !g.permit.commit_blocking() {
+            g.permit.after_wake();
+            return;
+        }
+    }
+}
+
+/// Plain threads blocked indefinitely in a gofer park right now: sysmon's
+/// deadlock check knows they cannot be what wakes anybody.
+static PARKED_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+pub(crate) fn parked_threads() -> usize {
+    PARKED_THREADS.load(SeqCst)
+}
+
+fn park_thread(deadline: Option<Instant>) {
+    let task = thread_task();
+    if deadline.is_none() {
+        PARKED_THREADS.fetch_add(1, SeqCst);
+        task.parker.park(None);
+        PARKED_THREADS.fetch_sub(1, SeqCst);
+    } else {
+        task.parker.park(deadline);
+    }
+}
+
+/// One step of a spin-wait on another task's progress. In a goroutine it
+/// yields to the scheduler (the task being waited for may need this very
+/// worker); on a thread it yields the CPU.
+pub fn relax() {
+    if in_goroutine() {
+        crate::yield_now();
+    } else {
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,144 @@
+//! The park permit of a goroutine: how parking and unparking agree on who
+//! schedules a goroutine, exactly once.
+//!
+//! A goroutine parks in two steps, like Go's `gopark`:
+//!
+//! 1. On its own stack it takes a pending permit if there is one
+//!    ([`Permit::try_take`]) and otherwise suspends to its worker.
+//! 2. On the worker's stack, *after* the switch, the scheduler commits the
+//!    park ([`Permit::commit`]: `EMPTY -> PARKED`).
+//!
+//! An unparker swaps in `NOTIFIED` ([`Permit::unpark`]). Only the one swap
+//! that replaces `PARKED` makes the goroutine runnable, and it can only see
+//! `PARKED` after the goroutine's stack is fully switched out, so a goroutine
+//! is never queued while it still runs and never queued twice. If the unpark
+//! lands between steps 1 and 2 the commit fails and the scheduler simply runs
+//! the goroutine again: the wakeup is not lost.
+//!
+//! `BLOCKING` is the rare path where a goroutine must not suspend (it is
+//! unwinding from a panic; see `park.rs`) and blocks its worker thread
+//! instead: its unparker then has to wake the thread, not the scheduler.
+
+use crate::loom::sync::atomic::{AtomicU8, Ordering::*};
+
+const EMPTY: u8 = 0;
+const NOTIFIED: u8 = 1;
+const PARKED: u8 = 2;
+const BLOCKING: u8 = 3;
+
+/// What an unparker must do after [`Permit::unpark`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// The goroutine was running or already notified: nothing.
+    Nothing,
+    /// The goroutine was parked: the caller now owns it and must queue it.
+    Schedule,
+    /// The goroutine blocks its worker thread: unpark that thread.
+    Thread,
+}
+
+/// See the module docs.
+pub struct Permit {
+    state: AtomicU8,
+}
+
+impl Permit {
+    pub fn new() -> Permit {
+        Permit {
+            state: AtomicU8::new(EMPTY),
+        }
+    }
+
+    /// Goroutine side, before suspending: consumes a pending permit.
+    pub fn try_take(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Relaxed)
+            .is_ok()
+    }
+
+    /// Scheduler side, after the goroutine suspended. `true`: it is parked
+    /// and belongs to whoever unparks it. `false`: a permit arrived during
+    /// the switch; the goroutine must run again.
+    pub fn commit(&self) -> bool {
+        // Release: the suspended coroutine's saved state happens-before the
+        // unparker that reads PARKED and queues it elsewhere.
+        self.state
+            .compare_exchange(EMPTY, PARKED, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    /// Goroutine side, after it was resumed from a park: consumes the
+    /// notification that resumed it (and any that collapsed into it).
+    pub fn after_wake(&self) {
+        self.state.swap(EMPTY, Acquire);
+    }
+
+    /// Blocking-thread variant of [`commit`](Self::commit), done by the
+    /// goroutine itself before it blocks its thread. `false`: notified.
+    pub fn commit_blocking(&self) -> bool {
+        self.state
+            .compare_exchange(EMPTY, BLOCKING, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    /// After the thread woke: `true` if nobody notified (spurious wakeup or
+    /// timeout; the permit is back to empty), `false` if notified.
+    pub fn cancel_blocking(&self) -> bool {
+        self.state
+            .compare_exchange(BLOCKING, EMPTY, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    /// Any thread: makes the permit available. See [`Wake`].
+    pub fn unpark(&self) -> Wake {
+        match self.state.swap(NOTIFIED, AcqRel) {
+            PARKED => Wake::Schedule,
+            BLOCKING => Wake::Thread,
+            _ => Wake::Nothing,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpark_during_the_switch_fails_the_commit() {
+        let p = Permit::new();
+        assert!(!p.try_take());
+        assert_eq!(p.unpark(), Wake::Nothing);
+        assert!(!p.commit());
+        p.after_wake();
+        assert!(p.commit());
+    }
+
+    #[test]
+    fn only_the_first_unpark_of_a_parked_goroutine_schedules_it() {
+        let p = Permit::new();
+        assert!(p.commit());
+        assert_eq!(p.unpark(), Wake::Schedule);
+        assert_eq!(p.unpark(), Wake::Nothing);
+        p.after_wake();
+        assert!(!p.try_take());
+    }
+
+    #[test]
+    fn a_pending_permit_is_taken_without_suspending() {
+        let p = Permit::new();
+        p.unpark();
+        assert!(p.try_take());
+        assert!(!p.try_take());
+    }
+
+    #[test]
+    fn blocking_thread_path_asks_for_a_thread_wakeup() {
+        let p = Permit::new();
+        assert!(p.commit_blocking());
+        assert_eq!(p.unpark(), Wake::Thread);
+        assert!(!p.cancel_blocking());
+        p.after_wake();
+        assert!(p.commit_blocking());
+        assert!(p.cancel_blocking());
+    }
+}

@@ -1,0 +1,198 @@
+//! The scheduler: the global runtime, how goroutines become runnable, and
+//! who gets woken to run them. The worker loop itself is in `worker.rs`,
+//! per-worker state in `processor.rs`, the spinning protocol in `idle.rs`.
+
+pub(crate) mod idle;
+pub(crate) mod parker;
+#[cfg(not(loom))]
+pub(crate) mod processor;
+#[cfg(not(loom))]
+pub(crate) mod worker;
+
+#[cfg(not(loom))]
+pub(crate) use runtime::*;
+
+#[cfg(not(loom))]
+mod runtime {
+    use super::idle::Idle;
+    use super::parker::Parker;
+    use super::processor::{Local, current_local};
+    use crate::config::{self, Settings};
+    use crate::goroutine::G;
+    use crate::permit::Wake;
+    use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+    use crossbeam_queue::SegQueue;
+    use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
+    use std::sync::{Arc, OnceLock};
+
+    /// What other threads may see and touch of a worker.
+    pub(crate) struct WorkerShared {
+        /// The worker thread sleeps here when it has nothing to run.
+        pub(crate) parker: Parker,
+        /// Started goroutines homed here, woken by other threads.
+        pub(crate) inbox: SegQueue<Arc<G>>,
+        /// Steals from this worker's `fresh` queue.
+        pub(crate) stealer: Stealer<Arc<G>>,
+        /// Bumped on every goroutine switch; sysmon watches it.
+        pub(crate) tick: AtomicU64,
+        /// The goroutine on CPU, or null in the scheduler or asleep.
+        pub(crate) running: AtomicPtr<G>,
+        /// Armed timers in this worker's heap (for deadlock detection).
+        pub(crate) timers: AtomicUsize,
+    }
+
+    /// The process-wide runtime.
+    pub(crate) struct Runtime {
+        pub(crate) settings: Settings,
+        pub(crate) workers: Box<[WorkerShared]>,
+        /// Stealable goroutines submitted from outside the workers.
+        pub(crate) injector: Injector<Arc<G>>,
+        pub(crate) idle: Idle,
+    }
+
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+    /// The runtime, started on first use.
+    #[inline]
+    pub(crate) fn runtime() -> &'static Runtime {
+        match RUNTIME.get() {
+            Some(rt) => rt,
+            None => start(),
+        }
+    }
+
+    /// Has the runtime started?
+    pub(crate) fn started() -> bool {
+        RUNTIME.get().is_some()
+    }
+
+    #[cold]
+    fn start() -> &'static Runtime {
+        let mut deques = Vec::new();
+        let rt = RUNTIME.get_or_init(|| {
+            let settings = config::settings();
+            let n = settings.max_procs;
+            deques = (0..n).map(|_| Deque::new_fifo()).collect::<Vec<_>>();
+            let workers = deques
+                .iter()
+                .map(|d: &Deque<Arc<G>>| WorkerShared {
+                    parker: Parker::new(),
+                    inbox: SegQueue::new(),
+                    stealer: d.stealer(),
+                    tick: AtomicU64::new(0),
+                    running: AtomicPtr::new(std::ptr::null_mut()),
+                    timers: AtomicUsize::new(0),
+                })
+                .collect();
+            Runtime {
+                settings,
+                workers,
+                injector: Injector::new(),
+                idle: Idle::new(n),
+            }
+        });
+        // Only the thread whose initialiser ran holds the deques, so the
+        // threads are spawned exactly once, after RUNTIME is visible.
+        if !deques.is_empty() {
+            crate::stack::install_overflow_handler();
+            for (index, deque) in deques.into_iter().enumerate() {
+                std::thread::Builder::new()
+                    .name(format!("gofer-worker-{index}"))
+                    .spawn(move || super::worker::run(rt, index, deque))
+                    .unwrap_or_else(|e| panic!("gofer: cannot start worker thread {index}: {e}"));
+            }
+            crate::sysmon::start(rt);
+        }
+        rt
+    }
+
+    impl Runtime {
+        /// Go's `wakep`: wake one sleeping worker as a spinner if useful.
+        pub(crate) fn wakep(&self) {
+            if let Some(w) = self.idle.wake_spinner() {
+                self.workers[w].parker.unpark();
+            }
+        }
+
+        /// Takes a batch from the global queue into `local`, returning one.
+        pub(crate) fn take_global(&self, local: &Local) -> Option<Arc<G>> {
+            loop {
+                match self.injector.steal_batch_and_pop(&local.fresh) {
+                    Steal::Success(g) => return Some(g),
+                    Steal::Empty => return None,
+                    Steal::Retry => continue,
+                }
+            }
+        }
+    }
+
+    /// Queues a goroutine that has never run. It may run on any worker.
+    pub(crate) fn submit_new(g: Arc<G>) {
+        let rt = runtime();
+        match current_local() {
+            Some(local) => {
+                local.fresh.push(g);
+                // The owner is awake and will run it; wake another worker
+                // only for parallelism, so no fence is needed here.
+                if rt.idle.wants_wakeup() {
+                    rt.wakep();
+                }
+            }
+            None => {
+                rt.injector.push(g);
+                if let Some(w) = rt.idle.work_published_remotely() {
+                    rt.workers[w].parker.unpark();
+                }
+            }
+        }
+    }
+
+    /// Makes a started goroutine runnable. `next`: run it before the rest of
+    /// the waker's queue (Go's `runnext`), for communication latency.
+    pub(crate) fn ready(g: Arc<G>, next: bool) {
+        let rt = runtime();
+        let home = g.home();
+        let local = current_local();
+        let g_migratable = g.migratable;
+        if let Some(local) = local
+            && (g_migratable || local.index == home)
+        {
+            if next {
+                local.push_next(g);
+            } else {
+                local.push_back(g);
+            }
+            // A migratable goroutine is stealable work: ask for a thief.
+            if g_migratable && rt.idle.wants_wakeup() {
+                rt.wakep();
+            }
+            return;
+        }
+        if g.migratable {
+            rt.injector.push(g);
+            if let Some(w) = rt.idle.work_published_remotely() {
+                rt.workers[w].parker.unpark();
+            }
+            return;
+        }
+        let w = &rt.workers[home];
+        w.inbox.push(g);
+        w.parker.unpark();
+    }
+
+    /// Unparks goroutine `g` (permit semantics). `next`: see [`ready`].
+    pub(crate) fn unpark_g(g: &Arc<G>, next: bool) {
+        match g.permit.unpark() {
+            Wake::Nothing => {}
+            Wake::Schedule => {
+                // SAFETY: the scheduler leaked one strong reference when it
+                // committed the park (`Arc::into_raw` in worker.rs); the
+                // PARKED -> NOTIFIED transition we just won transfers that
+                // reference to us, exactly once.
+                let owned = unsafe { Arc::from_raw(Arc::as_ptr(g)) };
+                ready(owned, next);
+            }
+            Wake::Thread => runtime().workers[g.home()].parker.unpark(),
+        }
+    }
+}

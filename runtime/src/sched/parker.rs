@@ -1,0 +1,187 @@
+//! A one-permit parker for OS threads: worker threads sleep on it when they
+//! run out of goroutines, and plain threads sleep on it inside gofer's
+//! blocking calls.
+//!
+//! It is our own rather than `std::thread::park` because a worker thread runs
+//! arbitrary goroutine code, and that code may call `thread::park` itself
+//! (std's own channels do). Sharing std's single per-thread token with user
+//! code would let it swallow a wakeup meant for the scheduler. Here the token
+//! belongs to the runtime alone.
+//!
+//! States: `EMPTY` (no permit), `NOTIFIED` (a permit is waiting), `PARKED`
+//! (the owner sleeps on the futex word). `unpark` always leaves `NOTIFIED`
+//! behind and issues a futex wake only when it replaced `PARKED`, so an
+//! unpark of a running thread costs one atomic swap and no syscall.
+
+use crate::loom::sync::atomic::{AtomicU32, Ordering::*};
+#[cfg(not(loom))]
+use std::time::Instant;
+
+const EMPTY: u32 = 0;
+const NOTIFIED: u32 = 1;
+const PARKED: u32 = u32::MAX;
+
+/// A binary semaphore with futex sleeping; see the module docs.
+pub struct Parker {
+    state: AtomicU32,
+    #[cfg(loom)]
+    lock: crate::loom::sync::Mutex<()>,
+    #[cfg(loom)]
+    cond: crate::loom::sync::Condvar,
+}
+
+impl Parker {
+    pub fn new() -> Parker {
+        Parker {
+            state: AtomicU32::new(EMPTY),
+            #[cfg(loom)]
+            lock: crate::loom::sync::Mutex::new(()),
+            #[cfg(loom)]
+            cond: crate::loom::sync::Condvar::new(),
+        }
+    }
+
+    /// Blocks until a permit is available (then consumes it) or `deadline`
+    /// passes. May also return spuriously; callers re-check their condition.
+    #[cfg(not(loom))]
+    pub fn park(&self, deadline: Option<Instant>) {
+        // NOTIFIED -> EMPTY (take the permit) or EMPTY -> PARKED.
+        if self.state.fetch_sub(1, Acquire) == NOTIFIED {
+            return;
+        }
+        loop {
+            let timeout = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => {
+                        // Timed out: leave EMPTY whether or not a permit
+                        // raced in; the caller re-checks either way.
+                        self.state.swap(EMPTY, Acquire);
+                        return;
+                    }
+                },
+            };
+            futex_wait(&self.state, PARKED, timeout);
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Acquire, Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Loom has no clock: deadlines are not modelled and a deadline park is
+    /// an ordinary park.
+    #[cfg(loom)]
+    pub fn park<D>(&self, _deadline: Option<D>) {
+        let mut guard = crate::loom::lock(&self.lock);
+        if self.state.fetch_sub(1, Acquire) == NOTIFIED {
+            return;
+        }
+        while self.state.load(Acquire) == PARKED {
+            guard = match self.cond.wait(guard) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+        self.state.store(EMPTY, Relaxed);
+    }
+
+    /// Makes a permit available, waking the owner if it sleeps.
+    pub fn unpark(&self) {
+        if self.state.swap(NOTIFIED, Release) == PARKED {
+            #[cfg(not(loom))]
+            futex_wake(&self.state);
+            #[cfg(loom)]
+            {
+                drop(crate::loom::lock(&self.lock));
+                self.cond.notify_one();
+            }
+        }
+    }
+}
+
+#[cfg(not(loom))]
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<std::time::Duration>) {
+    let ts;
+    let ts_ptr = match timeout {
+        None => std::ptr::null(),
+        Some(d) => {
+            ts = libc::timespec {
+                tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            };
+            &ts as *const libc::timespec
+        }
+    };
+    // SAFETY: `word` is a live, aligned u32 for the whole call; the kernel
+    // only reads it and compares it with `expected`. `ts_ptr` is null or
+    // points at `ts`, which outlives the call. EINTR, EAGAIN and ETIMEDOUT
+    // all just return to the caller's re-check loop.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ts_ptr,
+        );
+    }
+}
+
+#[cfg(not(loom))]
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key; `word` is live.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn unpark_before_park_is_not_lost() {
+        let p = Parker::new();
+        p.unpark();
+        p.park(None); // must return at once
+    }
+
+    #[test]
+    fn two_unparks_make_one_permit() {
+        let p = Parker::new();
+        p.unpark();
+        p.unpark();
+        p.park(None);
+        let t = Instant::now();
+        p.park(Some(Instant::now() + Duration::from_millis(20)));
+        assert!(t.elapsed() >= Duration::from_millis(20));
+    }
+
+    #[test]
+    fn unpark_wakes_a_sleeping_thread() {
+        let p = Arc::new(Parker::new());
+        let p2 = p.clone();
+        let h = std::thread::spawn(move || p2.park(None));
+        std::thread::sleep(Duration::from_millis(20));
+        p.unpark();
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn deadline_in_the_past_returns_immediately() {
+        let p = Parker::new();
+        p.park(Some(Instant::now() - Duration::from_millis(1)));
+    }
+}

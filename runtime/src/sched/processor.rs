@@ -1,0 +1,206 @@
+//! P: the per-worker scheduling state — `runnext`, the local run queues,
+//! the timer heap and the stack cache.
+//!
+//! A worker owns one P for life (see the crate docs for why M and P are
+//! fused here). The P lives on its worker thread's stack and is reached
+//! through a thread-local pointer, by the worker's scheduler loop and by
+//! goroutines running on that worker — never concurrently, because a
+//! goroutine only runs while the scheduler loop is suspended inside
+//! `resume`. Interior mutability is therefore `Cell`/`RefCell`, and no
+//! `RefCell` borrow is ever held across a resume.
+//!
+//! Two local queues, because only goroutines that have not started may move
+//! between workers:
+//! * `fresh`: a crossbeam-deque FIFO of stealable goroutines (not started,
+//!   or opted in to migration); idle workers steal half of it.
+//! * `ready`: started goroutines pinned to this worker; only the owner pops.
+//!
+//! The scheduler alternates between them, so neither starves the other.
+
+use crate::goroutine::G;
+use crate::sched::{Runtime, WorkerShared};
+use crate::stack::StackCache;
+use crate::sysmon::Graveyard;
+use crate::timer::Timers;
+use crossbeam_deque::Worker as Deque;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::*;
+use std::time::Instant;
+
+/// How many times in a row a goroutine may run from `runnext` (inheriting
+/// the time slice) before it goes to the back of the queue. Keeps a
+/// ping-ponging pair from starving everything else on its worker.
+const RUNNEXT_STREAK: u32 = 8;
+
+/// Every this many ticks, take one goroutine from the global queue first
+/// (Go's 61: prime, so it does not alias with periodic workloads).
+const GLOBAL_QUEUE_INTERVAL: u64 = 61;
+
+/// Every this many ticks, check timers even if there is local work.
+const TIMER_CHECK_INTERVAL: u64 = 16;
+
+/// The scheduling state of one worker.
+pub(crate) struct Local {
+    pub(crate) index: usize,
+    runnext: Cell<Option<Arc<G>>>,
+    runnext_streak: Cell<u32>,
+    ready: RefCell<VecDeque<Arc<G>>>,
+    pub(crate) fresh: Deque<Arc<G>>,
+    timers: RefCell<Timers>,
+    pub(crate) stacks: RefCell<StackCache>,
+    pub(crate) graveyard: RefCell<Graveyard>,
+    pub(crate) tick: Cell<u64>,
+    rng: Cell<u64>,
+    pub(crate) spinning: Cell<bool>,
+}
+
+impl Local {
+    pub(crate) fn new(index: usize, fresh: Deque<Arc<G>>) -> Local {
+        Local {
+            index,
+            runnext: Cell::new(None),
+            runnext_streak: Cell::new(0),
+            ready: RefCell::new(VecDeque::with_capacity(256)),
+            fresh,
+            timers: RefCell::new(Timers::new()),
+            stacks: RefCell::new(StackCache::new()),
+            graveyard: RefCell::new(Graveyard::new()),
+            tick: Cell::new(0),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 32)),
+            spinning: Cell::new(false),
+        }
+    }
+
+    /// Queues a runnable goroutine at the back.
+    pub(crate) fn push_back(&self, g: Arc<G>) {
+        if g.migratable {
+            self.fresh.push(g);
+        } else {
+            self.ready.borrow_mut().push_back(g);
+        }
+    }
+
+    /// Makes `g` run next; the goroutine it displaces goes to the back.
+    pub(crate) fn push_next(&self, g: Arc<G>) {
+        if let Some(old) = self.runnext.replace(Some(g)) {
+            self.push_back(old);
+        }
+    }
+
+    /// The next goroutine from this worker's own queues (and, every 61st
+    /// tick, the global queue), or `None` if they are all empty.
+    pub(crate) fn pop(&self, rt: &Runtime) -> Option<Arc<G>> {
+        let tick = self.tick.get();
+        if tick % TIMER_CHECK_INTERVAL == 0 {
+            self.run_timers(rt);
+        }
+        if tick % GLOBAL_QUEUE_INTERVAL == 0
+            && let Some(g) = rt.take_global(self)
+        {
+            return Some(g);
+        }
+        if let Some(g) = self.runnext.take() {
+            let streak = self.runnext_streak.get();
+            if streak < RUNNEXT_STREAK {
+                self.runnext_streak.set(streak + 1);
+                return Some(g);
+            }
+            self.push_back(g);
+        }
+        self.runnext_streak.set(0);
+        self.drain_inbox(&rt.workers[self.index]);
+        let mut ready = self.ready.borrow_mut();
+        if tick & 1 == 0 {
+            ready.pop_front().or_else(|| self.fresh.pop())
+        } else {
+            self.fresh.pop().or_else(|| ready.pop_front())
+        }
+    }
+
+    /// Moves goroutines woken by other threads into the ready queue.
+    fn drain_inbox(&self, shared: &WorkerShared) {
+        if shared.inbox.is_empty() {
+            return;
+        }
+        let mut ready = self.ready.borrow_mut();
+        while let Some(g) = shared.inbox.pop() {
+            ready.push_back(g);
+        }
+    }
+
+    /// Anything runnable in this worker's own queues or inbox?
+    pub(crate) fn has_work(&self, shared: &WorkerShared) -> bool {
+        // `Cell` has no peek: take the slot and put it back.
+        let next = self.runnext.take();
+        let has_next = next.is_some();
+        self.runnext.set(next);
+        has_next
+            || !self.ready.borrow().is_empty()
+            || !self.fresh.is_empty()
+            || !shared.inbox.is_empty()
+    }
+
+    /// Arms a deadline timer for `g`, which is about to park on this worker.
+    pub(crate) fn add_timer(&self, rt: &Runtime, at: Instant, g: Arc<G>) {
+        let mut timers = self.timers.borrow_mut();
+        timers.add(at, g);
+        rt.workers[self.index].timers.store(timers.len(), Relaxed);
+    }
+
+    /// Fires due timers; returns how many goroutines they woke.
+    pub(crate) fn run_timers(&self, rt: &Runtime) -> usize {
+        if self.timers.borrow().is_empty() {
+            return 0;
+        }
+        let now = Instant::now();
+        // Collect first: waking a goroutine may re-enter this P's queues,
+        // and must not do so while the timer heap is borrowed.
+        let mut due = Vec::new();
+        let fired = {
+            let mut timers = self.timers.borrow_mut();
+            let n = timers.fire_due(now, |g| due.push(g));
+            rt.workers[self.index].timers.store(timers.len(), Relaxed);
+            n
+        };
+        for g in due {
+            crate::sched::unpark_g(&g, false);
+        }
+        fired
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.timers.borrow().next_deadline()
+    }
+
+    /// A xorshift step: cheap randomness for victim selection.
+    pub(crate) fn random(&self) -> u64 {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x
+    }
+}
+
+thread_local! {
+    static CURRENT_LOCAL: Cell<*const Local> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The P of the worker this code runs on, or `None` off the workers.
+///
+/// Not inlined, for the same reason as `goroutine::current_g`.
+#[inline(never)]
+pub(crate) fn current_local() -> Option<&'static Local> {
+    let p = CURRENT_LOCAL.with(|c| c.get());
+    // SAFETY: a non-null pointer was set by `set_current_local` from the
+    // worker loop, whose `Local` lives on that thread's stack for the rest
+    // of the process (the loop never returns).
+    unsafe { p.as_ref() }
+}
+
+pub(crate) fn set_current_local(local: &Local) {
+    CURRENT_LOCAL.with(|c| c.set(local));
+}

@@ -1,0 +1,212 @@
+//! M: the worker thread loop — find a goroutine, run it until it suspends,
+//! act on why it suspended, repeat; sleep when there is nothing to find.
+
+use super::Runtime;
+use super::processor::{Local, set_current_local};
+use crate::goroutine::{Body, G, GYielder, Suspend, WorkerRef, set_current_g};
+use corosensei::{Coroutine, CoroutineResult};
+use crossbeam_deque::{Steal, Worker as Deque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::*;
+
+/// Body of worker thread `index`. Never returns: workers live as long as
+/// the process.
+pub(crate) fn run(rt: &'static Runtime, index: usize, fresh: Deque<Arc<G>>) {
+    crate::stack::ensure_altstack();
+    let local = Local::new(index, fresh);
+    set_current_local(&local);
+    loop {
+        let g = find_runnable(rt, &local);
+        execute(rt, &local, g);
+    }
+}
+
+/// Runs `g` until it suspends or finishes.
+fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
+    let tick = local.tick.get().wrapping_add(1);
+    local.tick.set(tick);
+    let shared = &rt.workers[local.index];
+    shared.tick.store(tick, Relaxed);
+
+    // SAFETY: `g` came out of a run queue, which hands out the run right;
+    // we keep `body` only until the goroutine is given away below.
+    let body = unsafe { g.body() };
+    if let Body::Unstarted(_) = body {
+        if !start(local, &g, body) {
+            crate::spawn::goroutine_exited();
+            return;
+        }
+    } else if g.migratable {
+        g.home.store(local.index, Relaxed);
+    }
+    let Body::Running(co) = body else {
+        unreachable!("goroutine {} scheduled after it finished", g.id)
+    };
+
+    shared.running.store(Arc::as_ptr(&g) as *mut G, Relaxed);
+    set_current_g(Arc::as_ptr(&g));
+    let result = catch_unwind(AssertUnwindSafe(|| co.resume(WorkerRef(local))));
+    set_current_g(std::ptr::null());
+    shared.running.store(std::ptr::null_mut(), Relaxed);
+
+    match result {
+        Ok(CoroutineResult::Yield(Suspend::Yield)) => local.push_back(g),
+        Ok(CoroutineResult::Yield(Suspend::Park { deadline })) => {
+            if let Some(at) = deadline {
+                local.add_timer(rt, at, g.clone());
+            }
+            if g.permit.commit() {
+                // Parked. The reference we hold now belongs to whoever wins
+                // the permit's PARKED -> NOTIFIED swap (see `unpark_g`); until
+                // then the goroutine keeps itself alive, as Go's do.
+                let _ = Arc::into_raw(g);
+            } else {
+                local.push_back(g);
+            }
+        }
+        Ok(CoroutineResult::Return(())) => {
+            let Body::Running(co) = std::mem::replace(body, Body::Done) else {
+                unreachable!()
+            };
+            let stack = co.into_stack();
+            stack.clear_owner();
+            local.stacks.borrow_mut().put(stack);
+            crate::spawn::goroutine_exited();
+            local.graveyard.borrow_mut().bury(g);
+        }
+        Err(_) => {
+            // `Main::run` catches every panic, so this is a runtime bug.
+            eprintln!(
+                "fatal error: gofer: goroutine {} unwound into its scheduler",
+                g.id
+            );
+            std::process::abort();
+        }
+    }
+}
+
+/// Gives `g` a stack and a coroutine. On failure the goroutine is finished
+/// with an error for its joiner and `false` is returned.
+fn start(local: &Local, g: &Arc<G>, body: &mut Body) -> bool {
+    let Body::Unstarted(main) = std::mem::replace(body, Body::Done) else {
+        unreachable!()
+    };
+    let stack = match local.stacks.borrow_mut().get(g.stack_size) {
+        Ok(stack) => stack,
+        Err(e) => {
+            let why = format!("goroutine {} could not start: {e}", g.id);
+            eprintln!("gofer: {why}");
+            main.abandon(why);
+            return false;
+        }
+    };
+    debug_assert!(stack.usable_size() >= g.stack_size);
+    // SAFETY: the name lives in `g`, which outlives the goroutine's run;
+    // the owner is cleared before the stack goes back to the cache.
+    unsafe { stack.set_owner(g.id.as_u64(), g.name.as_deref()) };
+    g.home.store(local.index, Relaxed);
+    let gp: *const G = Arc::as_ptr(g);
+    let co = Coroutine::with_stack(stack, move |y: &GYielder, _: WorkerRef| {
+        // SAFETY: the worker resuming us holds an `Arc<G>` for as long as
+        // this goroutine runs, so `gp` is valid here.
+        unsafe { (*gp).set_yielder(y) };
+        main.run();
+    });
+    *body = Body::Running(co);
+    true
+}
+
+/// Finds the next goroutine to run, sleeping until there is one.
+fn find_runnable(rt: &Runtime, local: &Local) -> Arc<G> {
+    loop {
+        if let Some(g) = local.pop(rt) {
+            return found(rt, local, g);
+        }
+        if local.run_timers(rt) > 0 {
+            continue;
+        }
+        if let Some(g) = rt.take_global(local) {
+            return found(rt, local, g);
+        }
+        if !local.spinning.get() && rt.idle.try_spin() {
+            local.spinning.set(true);
+        }
+        if local.spinning.get()
+            && let Some(g) = steal(rt, local)
+        {
+            return found(rt, local, g);
+        }
+        sleep(rt, local);
+    }
+}
+
+/// A spinner that found work stops spinning and, if it was the last one,
+/// wakes another so that the remaining work gets a thief too.
+fn found(rt: &Runtime, local: &Local, g: Arc<G>) -> Arc<G> {
+    if local.spinning.replace(false) && rt.idle.stop_spinning() {
+        rt.wakep();
+    }
+    g
+}
+
+/// Steals half of some other worker's stealable queue (victims in random
+/// order), or a batch from the global queue.
+fn steal(rt: &Runtime, local: &Local) -> Option<Arc<G>> {
+    let n = rt.workers.len();
+    for _ in 0..4 {
+        let mut retry = false;
+        let start = local.random() as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == local.index {
+                continue;
+            }
+            match rt.workers[victim].stealer.steal_batch_and_pop(&local.fresh) {
+                Steal::Success(g) => return Some(g),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+        }
+        if let Some(g) = rt.take_global(local) {
+            return Some(g);
+        }
+        if !retry {
+            return None;
+        }
+    }
+    None
+}
+
+/// Is there work this worker could take, anywhere?
+fn work_visible(rt: &Runtime, local: &Local) -> bool {
+    local.has_work(&rt.workers[local.index])
+        || !rt.injector.is_empty()
+        || rt
+            .workers
+            .iter()
+            .enumerate()
+            .any(|(i, w)| i != local.index && !w.stealer.is_empty())
+}
+
+/// Registers as idle, re-checks every queue, then sleeps until woken or
+/// until this worker's next timer is due.
+fn sleep(rt: &Runtime, local: &Local) {
+    let was_spinning = local.spinning.replace(false);
+    rt.idle.sleep(local.index, was_spinning);
+    if work_visible(rt, local) {
+        let handed_off = rt.idle.woke(local.index);
+        let own = local.has_work(&rt.workers[local.index]);
+        if handed_off {
+            local.spinning.set(true);
+        } else if !own {
+            rt.idle.force_spin();
+            local.spinning.set(true);
+        }
+        return;
+    }
+    local.graveyard.borrow_mut().sweep();
+    rt.workers[local.index].parker.park(local.next_deadline());
+    let handed_off = rt.idle.woke(local.index);
+    local.spinning.set(handed_off);
+}

@@ -1,0 +1,198 @@
+//! Spawning goroutines: `spawn`, `Builder`, and the live-goroutine count.
+
+use crate::config::validate_stack_size;
+use crate::goroutine::{G, Goroutine, Main};
+use crate::join::{JoinHandle, Packet};
+use std::io;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of goroutines that have been spawned and have not exited yet
+/// (running, runnable or parked). A goroutine counts until its stack has
+/// gone back to the pool, which may be a moment after its `join` returned.
+///
+/// ```
+/// let before = gofer_runtime::num_goroutines();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let h = gofer_runtime::spawn(move || { let _ = rx.recv(); });
+/// assert!(gofer_runtime::num_goroutines() >= 1);
+/// drop(tx);
+/// h.join().unwrap();
+/// # let _ = before;
+/// ```
+pub fn num_goroutines() -> usize {
+    LIVE.load(Relaxed)
+}
+
+pub(crate) fn goroutine_exited() {
+    LIVE.fetch_sub(1, Release);
+}
+
+/// Runs a new goroutine and returns a handle to join it.
+///
+/// The goroutine counterpart of [`std::thread::spawn`]. The closure runs on
+/// one of the runtime's worker threads, on its own stack (default 256 KiB
+/// of address space, of which only touched pages cost memory). The runtime
+/// starts on first use.
+///
+/// # Panics
+///
+/// If no stack can be had for the goroutine (address space or
+/// `vm.max_map_count` exhausted), with a message that names the cause. Use
+/// [`Builder::spawn`] to get that as an `io::Error` instead.
+///
+/// ```
+/// let handles: Vec<_> = (0..10u64).map(|i| gofer_runtime::spawn(move || i * i)).collect();
+/// let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+/// assert_eq!(sum, 285);
+/// ```
+#[track_caller]
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match Builder::new().spawn(f) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Goroutine factory: sets name, stack size and migration before spawning.
+///
+/// ```
+/// let h = gofer_runtime::Builder::new()
+///     .name("parser")
+///     .stack_size(1 << 20)
+///     .spawn(|| "parsed")
+///     .expect("no stack");
+/// assert_eq!(h.goroutine().name(), Some("parser"));
+/// assert_eq!(h.join().unwrap(), "parsed");
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use = "a Builder does nothing until you call spawn"]
+pub struct Builder {
+    name: Option<String>,
+    stack_size: Option<usize>,
+    migratable: bool,
+}
+
+impl Builder {
+    /// A builder with default settings.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the goroutine; the name shows in [`Goroutine::name`], in stack
+    /// overflow messages and in sysmon reports.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Size of the goroutine's stack in bytes, rounded up to a size class
+    /// (at least 16 KiB, at most 1 GiB). Only pages the goroutine touches
+    /// use memory; overflowing the stack aborts the process with a message
+    /// naming the goroutine.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Lets this goroutine resume on any worker after it has started, as
+    /// Go's goroutines do. By default a started goroutine only ever runs on
+    /// the OS thread that started it.
+    ///
+    /// # Safety
+    ///
+    /// Same contract as [`Config::allow_migration`](crate::Config::allow_migration),
+    /// for the code that runs on this goroutine: no thread-local storage
+    /// used on both sides of a park point in one function, no thread-bound
+    /// value (`MutexGuard`, `StdoutLock`, TLS `RefMut`, ...) held across a
+    /// park point — including inside dependencies.
+    pub unsafe fn migratable(mut self) -> Builder {
+        self.migratable = true;
+        self
+    }
+
+    /// Spawns the goroutine.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a stack size of 0 or over 1 GiB; `OutOfMemory`
+    /// when the runtime cannot provide guarded stacks for this many live
+    /// goroutines, with a message naming the limit (e.g. `vm.max_map_count`
+    /// on kernels without `MADV_GUARD_INSTALL`).
+    #[track_caller]
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let packet = Arc::new(Packet::new(None));
+        let main = Box::new(Spawned {
+            f,
+            packet: packet.clone(),
+        });
+        let goroutine = self.spawn_main(main, Location::caller())?;
+        Ok(JoinHandle { packet, goroutine })
+    }
+
+    /// Spawns an already boxed body; shared by `spawn` and scoped spawns.
+    pub(crate) fn spawn_main(
+        self,
+        main: Box<dyn Main>,
+        site: &'static Location<'static>,
+    ) -> io::Result<Goroutine> {
+        let rt = crate::sched::runtime();
+        let stack_size = match self.stack_size {
+            None => rt.settings.stack_size,
+            Some(s) => validate_stack_size(s).map_err(|msg| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("gofer: {msg}"))
+            })?,
+        };
+        let live = LIVE.fetch_add(1, Relaxed) + 1;
+        if let Err(e) = crate::stack::check_budget(live) {
+            LIVE.fetch_sub(1, Relaxed);
+            return Err(e);
+        }
+        let migratable = self.migratable || rt.settings.migrate;
+        let g = Arc::new(G::new(
+            main,
+            self.name.map(String::into_boxed_str),
+            stack_size,
+            migratable,
+            site,
+        ));
+        let handle = Goroutine { g: g.clone() };
+        crate::sched::submit_new(g);
+        Ok(handle)
+    }
+}
+
+/// A spawned closure and the packet its result goes to.
+pub(crate) struct Spawned<F, T> {
+    pub(crate) f: F,
+    pub(crate) packet: Arc<Packet<T>>,
+}
+
+impl<F, T> Main for Spawned<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(self: Box<Self>) {
+        let Spawned { f, packet } = *self;
+        let result = catch_unwind(AssertUnwindSafe(f));
+        packet.finish(result);
+    }
+
+    fn abandon(self: Box<Self>, why: String) {
+        let Spawned { f, packet } = *self;
+        drop(f);
+        packet.finish(Err(Box::new(why)));
+    }
+}

@@ -1,0 +1,2 @@
+//! gofer: Go-style goroutines for Rust.
+pub use gofer_runtime::*;

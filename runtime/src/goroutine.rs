@@ -10,6 +10,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::num::NonZeroU64;
 use std::panic::Location;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,30 +31,44 @@ pub(crate) enum Suspend {
 pub(crate) type Coro = Coroutine<WorkerRef, Suspend, (), Stack>;
 pub(crate) type GYielder = Yielder<WorkerRef, Suspend>;
 
-/// What a goroutine runs: the user's closure plus where its result goes.
-pub(crate) trait Main: Send {
-    /// Runs the closure on the goroutine's stack; never unwinds.
-    fn run(self: Box<Self>);
-    /// The goroutine could not start (no stack): reports `why` as its
-    /// panic payload to whoever joins it.
-    fn abandon(self: Box<Self>, why: String);
+/// What a goroutine runs: the user's closure plus the slot its result goes
+/// to. It lives inside the goroutine's own allocation (see [`GCell`]).
+pub(crate) trait Main: Send + Sync {
+    /// Runs the closure on the goroutine's stack; never unwinds. Called at
+    /// most once, by the holder of the run right.
+    fn run(&self);
+    /// The goroutine could not start (no stack): drops the closure and
+    /// reports `why` as the panic payload to whoever joins it. Called at
+    /// most once, instead of `run`.
+    fn abandon(&self, why: String);
 }
 
-/// The body of a goroutine, owned by whoever holds its run right.
+/// The execution state of a goroutine, owned by whoever holds its run right.
 pub(crate) enum Body {
-    /// Spawned, never run: just a closure, no stack yet.
-    Unstarted(Box<dyn Main>),
+    /// Spawned, never run: no stack yet.
+    Unstarted,
     /// Has a stack and a coroutine on it.
     Running(Coro),
-    /// Finished; the stack went back to the pool.
+    /// Finished (or could not start); the stack went back to the pool.
     Done,
 }
 
 /// Home worker of a goroutine that has not run yet.
 pub(crate) const NO_HOME: usize = usize::MAX;
 
-/// A goroutine.
-pub(crate) struct G {
+/// A goroutine: its scheduling [`Header`] plus its closure and result slot,
+/// in one allocation. `M` is the concrete `Spawned<F, T>` at spawn time;
+/// everything else sees the unsized [`G`]. Derefs to the header.
+pub(crate) struct GCell<M: ?Sized> {
+    hdr: Header,
+    pub(crate) main: M,
+}
+
+/// A goroutine, as the scheduler sees it.
+pub(crate) type G = GCell<dyn Main>;
+
+/// Everything about a goroutine except what it runs.
+pub(crate) struct Header {
     pub(crate) id: GoroutineId,
     pub(crate) name: Option<Box<str>>,
     pub(crate) spawn_site: &'static Location<'static>,
@@ -82,34 +97,48 @@ pub(crate) struct G {
 // that created it (its home worker), which is the rule that makes
 // corosensei's `!Send` coroutine sound to hold here; migratable goroutines
 // waive that rule through an `unsafe` opt-in whose contract the user accepts.
-unsafe impl Sync for G {}
-// SAFETY: as above; moving the `Arc<G>` between threads never moves or
+unsafe impl Sync for Header {}
+// SAFETY: as above; moving a goroutine between threads never moves or
 // touches the coroutine itself.
-unsafe impl Send for G {}
+unsafe impl Send for Header {}
 
-impl G {
+impl<M: ?Sized> std::ops::Deref for GCell<M> {
+    type Target = Header;
+
+    #[inline]
+    fn deref(&self) -> &Header {
+        &self.hdr
+    }
+}
+
+impl<M> GCell<M> {
     pub(crate) fn new(
-        main: Box<dyn Main>,
+        main: M,
         name: Option<Box<str>>,
         stack_size: usize,
         migratable: bool,
         spawn_site: &'static Location<'static>,
-    ) -> G {
-        G {
-            id: GoroutineId::next(),
-            name,
-            spawn_site,
-            stack_size,
-            migratable,
-            permit: Permit::new(),
-            home: AtomicUsize::new(NO_HOME),
-            timer_seq: AtomicU64::new(0),
-            hog_reported: AtomicBool::new(false),
-            body: UnsafeCell::new(Body::Unstarted(main)),
-            yielder: Cell::new(std::ptr::null()),
+    ) -> GCell<M> {
+        GCell {
+            hdr: Header {
+                id: GoroutineId::next(),
+                name,
+                spawn_site,
+                stack_size,
+                migratable,
+                permit: Permit::new(),
+                home: AtomicUsize::new(NO_HOME),
+                timer_seq: AtomicU64::new(0),
+                hog_reported: AtomicBool::new(false),
+                body: UnsafeCell::new(Body::Unstarted),
+                yielder: Cell::new(std::ptr::null()),
+            },
+            main,
         }
     }
+}
 
+impl Header {
     /// # Safety
     /// The caller holds this goroutine's run right, and does not keep the
     /// reference across a point where it gives that right away.
@@ -140,9 +169,9 @@ impl G {
 }
 
 thread_local! {
-    /// The goroutine running on this thread, or null on a scheduler stack
+    /// The goroutine running on this thread, or `None` on a scheduler stack
     /// and on plain threads. Set by the worker around every resume.
-    static CURRENT: Cell<*const G> = const { Cell::new(std::ptr::null()) };
+    static CURRENT: Cell<Option<NonNull<G>>> = const { Cell::new(None) };
 }
 
 /// The running goroutine, if the caller is one.
@@ -152,16 +181,28 @@ thread_local! {
 /// thread's slot. Behind an opaque call the address is recomputed every time.
 #[inline(never)]
 pub(crate) fn current_g() -> Option<&'static G> {
-    let p = CURRENT.with(|c| c.get());
-    // SAFETY: a non-null CURRENT points at the goroutine running on this
-    // thread; its worker holds an Arc to it for as long as it runs, which is
-    // longer than any use by the goroutine's own code. The 'static lifetime
-    // never escapes the goroutine (callers use it within one operation).
-    unsafe { p.as_ref() }
+    let p = CURRENT.with(|c| c.get())?;
+    // SAFETY: CURRENT points at the goroutine running on this thread; its
+    // worker holds an Arc to it for as long as it runs, which is longer than
+    // any use by the goroutine's own code. The 'static lifetime never
+    // escapes the goroutine (callers use it within one operation).
+    Some(unsafe { p.as_ref() })
+}
+
+/// The reference-counted goroutine running on this thread.
+pub(crate) fn current_arc() -> Option<Arc<G>> {
+    current_g().map(|g| {
+        // SAFETY: `g` came out of an `Arc<G>` that its worker holds while
+        // it runs; we add a count for the new handle.
+        unsafe {
+            Arc::increment_strong_count(g as *const G);
+            Arc::from_raw(g as *const G)
+        }
+    })
 }
 
 #[inline(never)]
-pub(crate) fn set_current_g(g: *const G) {
+pub(crate) fn set_current_g(g: Option<NonNull<G>>) {
     CURRENT.with(|c| c.set(g));
 }
 
@@ -254,13 +295,5 @@ impl fmt::Debug for Goroutine {
 /// assert!(h.join().unwrap());
 /// ```
 pub fn current() -> Option<Goroutine> {
-    current_g().map(|g| {
-        // SAFETY: `g` is the running goroutine; its worker holds an Arc to
-        // it, so bumping the count and re-materialising an Arc is valid.
-        let g = unsafe {
-            Arc::increment_strong_count(g as *const G);
-            Arc::from_raw(g as *const G)
-        };
-        Goroutine { g }
-    })
+    current_arc().map(|g| Goroutine { g })
 }

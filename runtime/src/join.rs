@@ -1,7 +1,7 @@
 //! Where a goroutine's result goes: the packet shared by the goroutine and
 //! its `JoinHandle`, and the handle itself.
 
-use crate::goroutine::Goroutine;
+use crate::goroutine::{GCell, Goroutine};
 use crate::park::{Task, park};
 use crate::scope::ScopeData;
 use std::cell::UnsafeCell;
@@ -14,13 +14,19 @@ const RUNNING: u8 = 0;
 const WAITING: u8 = 1;
 const DONE: u8 = 2;
 
-/// The result slot of one goroutine.
+/// The result slot of one goroutine, inside the goroutine's allocation.
 ///
 /// `state` goes RUNNING -> (WAITING ->) DONE. The joiner stores its task in
 /// `waiter` and then moves RUNNING -> WAITING; the goroutine writes `result`
 /// and swaps in DONE, and if it replaced WAITING it unparks the waiter.
+///
+/// Two parties use the packet: the goroutine and its handle. When both are
+/// done with it (`parties` reaches zero) the result, if nobody took it, is
+/// dropped and a scope is told that this goroutine is gone — then and not
+/// when the allocation is freed, which a stray `Task` clone may delay.
 pub(crate) struct Packet<T> {
     state: AtomicU8,
+    parties: AtomicU8,
     waiter: UnsafeCell<Option<Task>>,
     result: UnsafeCell<Option<thread::Result<T>>>,
     scope: Option<Arc<ScopeData>>,
@@ -29,22 +35,24 @@ pub(crate) struct Packet<T> {
 // SAFETY: `waiter` is written only by the joiner before it publishes
 // WAITING (Release) and read only by the finisher after it observes WAITING
 // (Acquire); `result` is written only by the finisher before DONE (Release)
-// and read only by the joiner after DONE (Acquire), or by `drop` with
-// exclusive access. `T: Send` because the result crosses threads.
+// and read only by the joiner after DONE (Acquire), or by the last party in
+// `release`, when nobody else can touch it. `T: Send` because the result
+// crosses threads.
 unsafe impl<T: Send> Sync for Packet<T> {}
 
 impl<T> Packet<T> {
     pub(crate) fn new(scope: Option<Arc<ScopeData>>) -> Packet<T> {
         Packet {
             state: AtomicU8::new(RUNNING),
+            parties: AtomicU8::new(2),
             waiter: UnsafeCell::new(None),
             result: UnsafeCell::new(None),
             scope,
         }
     }
 
-    /// Stores the goroutine's outcome and wakes the joiner, if it waits.
-    /// Called exactly once.
+    /// Goroutine side: stores the outcome, wakes the joiner if it waits,
+    /// and leaves. Called exactly once.
     pub(crate) fn finish(&self, result: thread::Result<T>) {
         // SAFETY: only the finisher writes `result`, once, before DONE.
         unsafe { *self.result.get() = Some(result) };
@@ -55,14 +63,15 @@ impl<T> Packet<T> {
                 task.unpark();
             }
         }
+        self.release();
     }
 
     pub(crate) fn is_finished(&self) -> bool {
         self.state.load(Acquire) == DONE
     }
 
-    /// Blocks (parks the goroutine or the thread) until `finish` ran, then
-    /// takes the result. Called at most once.
+    /// Handle side: blocks (parks the goroutine or the thread) until
+    /// `finish` ran, then takes the result. Called at most once.
     pub(crate) fn wait(&self) -> thread::Result<T> {
         if self.state.load(Acquire) != DONE {
             // SAFETY: nobody reads `waiter` before we publish WAITING.
@@ -82,17 +91,21 @@ impl<T> Packet<T> {
             }
         }
         // SAFETY: DONE was observed with Acquire, so the finisher's write is
-        // visible and it will not touch `result` again.
+        // visible, and it does not touch `result` again; the handle has not
+        // released its party yet, so `release` cannot run concurrently.
         unsafe { (*self.result.get()).take() }.expect("goroutine result taken twice")
     }
-}
 
-impl<T> Drop for Packet<T> {
-    fn drop(&mut self) {
+    /// One party is done with the packet; the last one cleans up.
+    pub(crate) fn release(&self) {
+        if self.parties.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        // SAFETY: both parties are done: nobody else touches `result`.
+        let result = unsafe { (*self.result.get()).take() };
         // A scoped goroutine's result may borrow from the scope: drop it
         // before telling the scope this goroutine is gone.
-        let unhandled_panic = matches!(self.result.get_mut(), Some(Err(_)));
-        let result = self.result.get_mut().take();
+        let unhandled_panic = matches!(result, Some(Err(_)));
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(result))).is_err() {
             // The scope could never be told reliably; like std, give up.
             eprintln!("fatal error: gofer: a goroutine's result panicked on drop");
@@ -102,6 +115,11 @@ impl<T> Drop for Packet<T> {
             scope.goroutine_done(unhandled_panic);
         }
     }
+}
+
+/// Typed access to the result slot of a goroutine, whatever its closure.
+pub(crate) trait Joinable<T>: Send + Sync {
+    fn packet(&self) -> &Packet<T>;
 }
 
 /// An owned permission to join a goroutine (wait for it and take its
@@ -118,7 +136,7 @@ impl<T> Drop for Packet<T> {
 /// assert!(h.join().is_err());
 /// ```
 pub struct JoinHandle<T> {
-    pub(crate) packet: Arc<Packet<T>>,
+    pub(crate) packet: Arc<GCell<dyn Joinable<T>>>,
     pub(crate) goroutine: Goroutine,
 }
 
@@ -127,17 +145,23 @@ impl<T> JoinHandle<T> {
     /// its return value, or `Err` with the panic payload if it panicked.
     /// Parks the calling goroutine, or blocks the calling thread.
     pub fn join(self) -> thread::Result<T> {
-        self.packet.wait()
+        self.packet.main.packet().wait()
     }
 
     /// Has the goroutine finished (its result is ready)?
     pub fn is_finished(&self) -> bool {
-        self.packet.is_finished()
+        self.packet.main.packet().is_finished()
     }
 
     /// The goroutine's id and name.
     pub fn goroutine(&self) -> &Goroutine {
         &self.goroutine
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.packet.main.packet().release();
     }
 }
 

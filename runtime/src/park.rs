@@ -35,7 +35,7 @@
 //! ([`current_task_id`]) is the goroutine, not the thread: two goroutines
 //! that share a worker thread are different tasks.
 
-use crate::goroutine::{G, Suspend, current_g};
+use crate::goroutine::{G, Suspend, current_arc, current_g};
 use crate::sched::parker::Parker;
 use std::fmt;
 use std::sync::Arc;
@@ -112,16 +112,8 @@ enum Inner {
 impl Task {
     /// The calling task: the running goroutine, or the calling thread.
     pub fn current() -> Task {
-        match current_g() {
-            Some(g) => {
-                // SAFETY: `g` is the running goroutine, kept alive by its
-                // worker's Arc; we add a count for the new handle.
-                let g = unsafe {
-                    Arc::increment_strong_count(g as *const G);
-                    Arc::from_raw(g as *const G)
-                };
-                Task(Inner::Goroutine(g))
-            }
+        match current_arc() {
+            Some(g) => Task(Inner::Goroutine(g)),
             None => Task(Inner::Thread(thread_task())),
         }
     }

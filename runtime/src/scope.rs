@@ -2,8 +2,8 @@
 //! all joined before `scope` returns. Shaped exactly like
 //! [`std::thread::scope`].
 
-use crate::goroutine::Goroutine;
-use crate::join::Packet;
+use crate::goroutine::{G, GCell, Goroutine, Main};
+use crate::join::Joinable;
 use crate::park::{Task, park};
 use crate::spawn::{Builder, Spawned};
 use std::fmt;
@@ -133,50 +133,61 @@ impl Builder {
         T: Send + 'scope,
     {
         scope.data.running.fetch_add(1, Relaxed);
-        // From here on the packet's drop accounts for this goroutine, also
-        // when spawning fails below.
-        let packet: Arc<Packet<T>> = Arc::new(Packet::new(Some(scope.data.clone())));
-        let main: Box<dyn crate::goroutine::Main + 'scope> = Box::new(Spawned {
-            f,
-            packet: packet.clone(),
-        });
-        // SAFETY: only the lifetime is changed. Everything `main` borrows
-        // lives for 'scope, and `scope()` does not return before this
-        // goroutine's packet is dropped (`running` reaches zero), which
-        // happens after the closure and its result are gone. Goroutines
-        // are never dropped or cancelled while suspended, so the closure
-        // cannot outlive that wait either.
-        let main: Box<dyn crate::goroutine::Main + 'static> = unsafe { std::mem::transmute(main) };
-        let goroutine = self.spawn_main(main, Location::caller())?;
+        let g = match self.build(
+            Spawned::new(f, Some(scope.data.clone())),
+            Location::caller(),
+        ) {
+            Ok(g) => g,
+            Err(e) => {
+                scope.data.goroutine_done(false);
+                return Err(e);
+            }
+        };
+        let packet: Arc<GCell<dyn Joinable<T> + 'scope>> = g.clone();
+        let g: Arc<GCell<dyn Main + 'scope>> = g;
+        // SAFETY: only the lifetime is changed. Everything the closure
+        // borrows lives for 'scope, and `scope()` does not return before
+        // this goroutine's packet is released by both parties, which
+        // happens after the closure and its result are gone; parked
+        // goroutines are never destroyed, so the closure cannot be torn
+        // down early either. What may outlive the scope is the allocation
+        // (a stray `Task` clone keeps it), holding only an emptied closure
+        // slot and result slot, which are never read again.
+        let g: Arc<G> = unsafe { std::mem::transmute::<Arc<GCell<dyn Main + 'scope>>, Arc<G>>(g) };
+        crate::sched::submit_new(g.clone());
         Ok(ScopedJoinHandle {
             packet,
-            goroutine,
-            scope: PhantomData,
+            goroutine: Goroutine { g },
         })
     }
 }
 
 /// An owned permission to join a scoped goroutine.
 pub struct ScopedJoinHandle<'scope, T> {
-    packet: Arc<Packet<T>>,
+    packet: Arc<GCell<dyn Joinable<T> + 'scope>>,
     goroutine: Goroutine,
-    scope: PhantomData<&'scope ()>,
 }
 
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the goroutine; `Err` with the payload if it panicked.
     pub fn join(self) -> thread::Result<T> {
-        self.packet.wait()
+        self.packet.main.packet().wait()
     }
 
     /// Has the goroutine finished?
     pub fn is_finished(&self) -> bool {
-        self.packet.is_finished()
+        self.packet.main.packet().is_finished()
     }
 
     /// The goroutine's id and name.
     pub fn goroutine(&self) -> &Goroutine {
         &self.goroutine
+    }
+}
+
+impl<T> Drop for ScopedJoinHandle<'_, T> {
+    fn drop(&mut self) {
+        self.packet.main.packet().release();
     }
 }
 

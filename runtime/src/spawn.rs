@@ -1,8 +1,10 @@
 //! Spawning goroutines: `spawn`, `Builder`, and the live-goroutine count.
 
 use crate::config::validate_stack_size;
-use crate::goroutine::{G, Goroutine, Main};
-use crate::join::{JoinHandle, Packet};
+use crate::goroutine::{G, GCell, Goroutine, Main};
+use crate::join::{JoinHandle, Joinable, Packet};
+use crate::scope::ScopeData;
+use std::cell::UnsafeCell;
 use std::io;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::sync::Arc;
@@ -132,21 +134,23 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let packet = Arc::new(Packet::new(None));
-        let main = Box::new(Spawned {
-            f,
-            packet: packet.clone(),
-        });
-        let goroutine = self.spawn_main(main, Location::caller())?;
-        Ok(JoinHandle { packet, goroutine })
+        let g = self.build(Spawned::new(f, None), Location::caller())?;
+        let packet: Arc<GCell<dyn Joinable<T>>> = g.clone();
+        let g: Arc<G> = g;
+        crate::sched::submit_new(g.clone());
+        Ok(JoinHandle {
+            packet,
+            goroutine: Goroutine { g },
+        })
     }
 
-    /// Spawns an already boxed body; shared by `spawn` and scoped spawns.
-    pub(crate) fn spawn_main(
+    /// Allocates a goroutine around `main` with this builder's settings;
+    /// shared by `spawn` and scoped spawns. The caller submits it.
+    pub(crate) fn build<M>(
         self,
-        main: Box<dyn Main>,
+        main: M,
         site: &'static Location<'static>,
-    ) -> io::Result<Goroutine> {
+    ) -> io::Result<Arc<GCell<M>>> {
         let rt = crate::sched::runtime();
         let stack_size = match self.stack_size {
             None => rt.settings.stack_size,
@@ -160,23 +164,40 @@ impl Builder {
             return Err(e);
         }
         let migratable = self.migratable || rt.settings.migrate;
-        let g = Arc::new(G::new(
+        Ok(Arc::new(GCell::new(
             main,
             self.name.map(String::into_boxed_str),
             stack_size,
             migratable,
             site,
-        ));
-        let handle = Goroutine { g: g.clone() };
-        crate::sched::submit_new(g);
-        Ok(handle)
+        )))
     }
 }
 
-/// A spawned closure and the packet its result goes to.
+/// A spawned closure and the packet its result goes to: the `M` of a
+/// goroutine's `GCell`.
 pub(crate) struct Spawned<F, T> {
-    pub(crate) f: F,
-    pub(crate) packet: Arc<Packet<T>>,
+    f: UnsafeCell<Option<F>>,
+    packet: Packet<T>,
+}
+
+// SAFETY: `f` is taken exactly once, by the holder of the goroutine's run
+// right (`run` or `abandon`), never concurrently; `Packet` synchronises
+// itself. `F: Send` because the closure runs on another thread.
+unsafe impl<F: Send, T: Send> Sync for Spawned<F, T> {}
+
+impl<F, T> Spawned<F, T> {
+    pub(crate) fn new(f: F, scope: Option<Arc<ScopeData>>) -> Spawned<F, T> {
+        Spawned {
+            f: UnsafeCell::new(Some(f)),
+            packet: Packet::new(scope),
+        }
+    }
+
+    fn take(&self) -> F {
+        // SAFETY: see the `Sync` impl: one caller, once.
+        unsafe { (*self.f.get()).take() }.expect("goroutine started twice")
+    }
 }
 
 impl<F, T> Main for Spawned<F, T>
@@ -184,15 +205,24 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn run(self: Box<Self>) {
-        let Spawned { f, packet } = *self;
+    fn run(&self) {
+        let f = self.take();
         let result = catch_unwind(AssertUnwindSafe(f));
-        packet.finish(result);
+        self.packet.finish(result);
     }
 
-    fn abandon(self: Box<Self>, why: String) {
-        let Spawned { f, packet } = *self;
-        drop(f);
-        packet.finish(Err(Box::new(why)));
+    fn abandon(&self, why: String) {
+        drop(self.take());
+        self.packet.finish(Err(Box::new(why)));
+    }
+}
+
+impl<F, T> Joinable<T> for Spawned<F, T>
+where
+    F: Send,
+    T: Send,
+{
+    fn packet(&self) -> &Packet<T> {
+        &self.packet
     }
 }

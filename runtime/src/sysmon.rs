@@ -10,8 +10,8 @@
 //!   blocking call or other wakeup source is in flight, at least one plain
 //!   thread waits in a gofer call, and every thread of the process is
 //!   accounted for as one of ours or as waiting in gofer, nothing can ever
-//!   wake anybody. sysmon then says so, like Go's "all goroutines are asleep
-//!   - deadlock!", and exits with status 2 instead of hanging silently. Any
+//!   wake anybody. sysmon then says so, in Go's words ("all goroutines are
+//!   asleep — deadlock!"), and exits with status 2 instead of hanging. Any
 //!   thread it cannot account for (one that might still send on a channel)
 //!   makes it assume the program is alive.
 //! * **Stacks.** About once a second it lets the stack pool give idle
@@ -22,7 +22,7 @@
 //! goroutines in a small graveyard and only empty it when sysmon is not
 //! inspecting, with a fence on both sides (see `Graveyard`).
 
-use crate::goroutine::G;
+use crate::goroutine::{G, Header};
 use crate::sched::Runtime;
 use std::io::Write;
 use std::sync::Arc;
@@ -199,7 +199,7 @@ fn check_hogs(rt: &Runtime, watch: &mut [Watch], now: Instant) {
     }
 }
 
-fn report_hog(g: &G, worker: usize, ran: Duration, rt: &Runtime) {
+fn report_hog(g: &Header, worker: usize, ran: Duration, rt: &Runtime) {
     let name = match &g.name {
         Some(n) => format!(" ({n})"),
         None => String::new(),

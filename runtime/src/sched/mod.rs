@@ -18,7 +18,7 @@ mod runtime {
     use super::parker::Parker;
     use super::processor::{Local, current_local};
     use crate::config::{self, Settings};
-    use crate::goroutine::G;
+    use crate::goroutine::{G, Header};
     use crate::permit::Wake;
     use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
     use crossbeam_queue::SegQueue;
@@ -36,7 +36,7 @@ mod runtime {
         /// Bumped on every goroutine switch; sysmon watches it.
         pub(crate) tick: AtomicU64,
         /// The goroutine on CPU, or null in the scheduler or asleep.
-        pub(crate) running: AtomicPtr<G>,
+        pub(crate) running: AtomicPtr<Header>,
         /// Armed timers in this worker's heap (for deadlock detection).
         pub(crate) timers: AtomicUsize,
     }

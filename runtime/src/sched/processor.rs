@@ -93,10 +93,10 @@ impl Local {
     /// tick, the global queue), or `None` if they are all empty.
     pub(crate) fn pop(&self, rt: &Runtime) -> Option<Arc<G>> {
         let tick = self.tick.get();
-        if tick % TIMER_CHECK_INTERVAL == 0 {
+        if tick.is_multiple_of(TIMER_CHECK_INTERVAL) {
             self.run_timers(rt);
         }
-        if tick % GLOBAL_QUEUE_INTERVAL == 0
+        if tick.is_multiple_of(GLOBAL_QUEUE_INTERVAL)
             && let Some(g) = rt.take_global(self)
         {
             return Some(g);

@@ -3,10 +3,11 @@
 
 use super::Runtime;
 use super::processor::{Local, set_current_local};
-use crate::goroutine::{Body, G, GYielder, Suspend, WorkerRef, set_current_g};
+use crate::goroutine::{Body, G, GYielder, Header, Suspend, WorkerRef, set_current_g};
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Worker as Deque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
 
@@ -32,7 +33,7 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
     // SAFETY: `g` came out of a run queue, which hands out the run right;
     // we keep `body` only until the goroutine is given away below.
     let body = unsafe { g.body() };
-    if let Body::Unstarted(_) = body {
+    if let Body::Unstarted = body {
         if !start(local, &g, body) {
             crate::spawn::goroutine_exited();
             return;
@@ -44,10 +45,12 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
         unreachable!("goroutine {} scheduled after it finished", g.id)
     };
 
-    shared.running.store(Arc::as_ptr(&g) as *mut G, Relaxed);
-    set_current_g(Arc::as_ptr(&g));
+    shared
+        .running
+        .store(&**g as *const Header as *mut Header, Relaxed);
+    set_current_g(Some(NonNull::from(&*g)));
     let result = catch_unwind(AssertUnwindSafe(|| co.resume(WorkerRef(local))));
-    set_current_g(std::ptr::null());
+    set_current_g(None);
     shared.running.store(std::ptr::null_mut(), Relaxed);
 
     match result {
@@ -89,15 +92,13 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
 /// Gives `g` a stack and a coroutine. On failure the goroutine is finished
 /// with an error for its joiner and `false` is returned.
 fn start(local: &Local, g: &Arc<G>, body: &mut Body) -> bool {
-    let Body::Unstarted(main) = std::mem::replace(body, Body::Done) else {
-        unreachable!()
-    };
     let stack = match local.stacks.borrow_mut().get(g.stack_size) {
         Ok(stack) => stack,
         Err(e) => {
             let why = format!("goroutine {} could not start: {e}", g.id);
             eprintln!("gofer: {why}");
-            main.abandon(why);
+            *body = Body::Done;
+            g.main.abandon(why);
             return false;
         }
     };
@@ -106,12 +107,13 @@ fn start(local: &Local, g: &Arc<G>, body: &mut Body) -> bool {
     // the owner is cleared before the stack goes back to the cache.
     unsafe { stack.set_owner(g.id.as_u64(), g.name.as_deref()) };
     g.home.store(local.index, Relaxed);
-    let gp: *const G = Arc::as_ptr(g);
+    let gp = NonNull::from(&**g);
     let co = Coroutine::with_stack(stack, move |y: &GYielder, _: WorkerRef| {
         // SAFETY: the worker resuming us holds an `Arc<G>` for as long as
         // this goroutine runs, so `gp` is valid here.
-        unsafe { (*gp).set_yielder(y) };
-        main.run();
+        let g = unsafe { gp.as_ref() };
+        g.set_yielder(y);
+        g.main.run();
     });
     *body = Body::Running(co);
     true

@@ -1,0 +1,130 @@
+//! Where goroutines run: a started goroutine stays on its OS thread unless
+//! it opted in to migration (DESIGN §3). This binary runs with 2 workers.
+
+use gofer_runtime::park::{Task, park};
+use gofer_runtime::{self as gofer, Builder, Config};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+fn two_workers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        Config::new()
+            .max_procs(2)
+            .apply()
+            .expect("configured before first use");
+    });
+}
+
+/// Parks in every way there is, noting the OS thread after each resume.
+fn wander(rounds: usize, waker: Option<Arc<Mutex<Vec<Task>>>>) -> HashSet<ThreadId> {
+    let mut threads = HashSet::new();
+    threads.insert(std::thread::current().id());
+    for i in 0..rounds {
+        match i % 4 {
+            0 => gofer::yield_now(),
+            1 => gofer::sleep(Duration::from_micros(50)),
+            2 => {
+                // A short-lived goroutine (which may be stolen by the other
+                // worker) wakes us up from wherever it runs.
+                let me = Task::current();
+                let flag = Arc::new(AtomicBool::new(false));
+                let f = flag.clone();
+                gofer::spawn(move || {
+                    f.store(true, Ordering::Release);
+                    me.unpark();
+                });
+                while !flag.load(Ordering::Acquire) {
+                    park();
+                }
+            }
+            _ => {
+                if let Some(w) = &waker {
+                    // A plain thread wakes us.
+                    let flag = Arc::new(AtomicBool::new(false));
+                    w.lock().unwrap().push(Task::current());
+                    let _ = flag;
+                    park();
+                } else {
+                    gofer::yield_now();
+                }
+            }
+        }
+        threads.insert(std::thread::current().id());
+    }
+    threads
+}
+
+#[test]
+fn a_started_goroutine_never_changes_os_thread() {
+    two_workers();
+    let waker = Arc::new(Mutex::new(Vec::<Task>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (w, s) = (waker.clone(), stop.clone());
+    // A plain thread that keeps unparking whoever asked.
+    let pinger = std::thread::spawn(move || {
+        while !s.load(Ordering::Acquire) {
+            for t in w.lock().unwrap().drain(..) {
+                t.unpark();
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    });
+    // Spawned from one goroutine, so the other worker has to steal.
+    let hs = gofer::spawn(move || {
+        (0..200)
+            .map(|_| {
+                let w = waker.clone();
+                gofer::spawn(move || wander(100, Some(w)))
+            })
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .unwrap();
+    let mut all_threads = HashSet::new();
+    for h in hs {
+        let threads = h.join().unwrap();
+        assert_eq!(threads.len(), 1, "a pinned goroutine ran on {threads:?}");
+        all_threads.extend(threads);
+    }
+    stop.store(true, Ordering::Release);
+    pinger.join().unwrap();
+    assert_eq!(
+        all_threads.len(),
+        2,
+        "goroutines should have been spread over both workers by stealing"
+    );
+}
+
+#[test]
+fn a_migratable_goroutine_does_move_between_threads() {
+    two_workers();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let hs: Vec<_> = (0..64)
+            .map(|_| {
+                // SAFETY: this closure keeps no thread-local state or
+                // thread-bound value across its parks.
+                unsafe { Builder::new().migratable() }
+                    .spawn(|| wander(200, None))
+                    .unwrap()
+            })
+            .collect();
+        let moved = hs
+            .into_iter()
+            .filter(|_| true)
+            .map(|h| h.join().unwrap().len())
+            .filter(|&n| n > 1)
+            .count();
+        if moved > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no migratable goroutine ever changed thread"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Behaviour with GOMAXPROCS = 1: one worker must still let every goroutine
+//! make progress while others block, yield or sleep.
+
+use gofer_runtime::{self as gofer, Config};
+use std::sync::Arc;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn one_worker() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        Config::new()
+            .max_procs(1)
+            .hog_reports(false)
+            .apply()
+            .expect("configured before first use");
+        assert_eq!(gofer::max_procs(), 1);
+    });
+}
+
+#[test]
+fn blocking_lets_other_goroutines_run_on_the_only_worker() {
+    one_worker();
+    let progress = Arc::new(AtomicUsize::new(0));
+    let blocked_done = Arc::new(AtomicBool::new(false));
+    let (p, d) = (progress.clone(), blocked_done.clone());
+    let blocker = gofer::spawn(move || {
+        let seen_before = p.load(Ordering::SeqCst);
+        gofer::blocking(|| std::thread::sleep(Duration::from_millis(300)));
+        d.store(true, Ordering::SeqCst);
+        p.load(Ordering::SeqCst) - seen_before
+    });
+    let (p, d) = (progress.clone(), blocked_done.clone());
+    let worker = gofer::spawn(move || {
+        // Runs while the blocker's closure sleeps on a pool thread.
+        while !d.load(Ordering::SeqCst) {
+            p.fetch_add(1, Ordering::SeqCst);
+            gofer::sleep(Duration::from_millis(1));
+        }
+    });
+    let progress_during_block = blocker.join().unwrap();
+    worker.join().unwrap();
+    assert!(
+        progress_during_block >= 10,
+        "only {progress_during_block} steps while blocked"
+    );
+}
+
+#[test]
+fn blocking_returns_values_borrows_and_propagates_panics() {
+    one_worker();
+    let h = gofer::spawn(|| {
+        let local = [1, 2, 3];
+        let sum = gofer::blocking(|| local.iter().sum::<i32>());
+        let panicked = std::panic::catch_unwind(|| gofer::blocking(|| panic!("in pool"))).is_err();
+        (sum, panicked)
+    });
+    assert_eq!(h.join().unwrap(), (6, true));
+    // From a plain thread it just runs.
+    assert_eq!(gofer::blocking(|| 5), 5);
+}
+
+#[test]
+fn yielding_goroutines_interleave_on_one_worker() {
+    one_worker();
+    let turn = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..2)
+        .map(|me| {
+            let turn = turn.clone();
+            gofer::spawn(move || {
+                for i in 0..1000 {
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while turn.load(Ordering::SeqCst) != 2 * i + me {
+                        assert!(Instant::now() < deadline, "the other goroutine never ran");
+                        gofer::yield_now();
+                    }
+                    turn.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn many_sleepers_share_the_one_worker() {
+    one_worker();
+    let t = Instant::now();
+    let hs: Vec<_> = (0..1000)
+        .map(|_| gofer::spawn(|| gofer::sleep(Duration::from_millis(100))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    // All 1000 slept concurrently: far less than 1000 x 100 ms.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}

@@ -113,6 +113,7 @@ impl<M: ?Sized> std::ops::Deref for GCell<M> {
 
 impl<M> GCell<M> {
     pub(crate) fn new(
+        id: GoroutineId,
         main: M,
         name: Option<Box<str>>,
         stack_size: usize,
@@ -121,7 +122,7 @@ impl<M> GCell<M> {
     ) -> GCell<M> {
         GCell {
             hdr: Header {
-                id: GoroutineId::next(),
+                id,
                 name,
                 spawn_site,
                 stack_size,
@@ -214,8 +215,18 @@ pub struct GoroutineId(NonZeroU64);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl GoroutineId {
-    fn next() -> GoroutineId {
-        let id = NEXT_ID.fetch_add(1, Relaxed);
+    /// A fresh id from the global counter.
+    pub(crate) fn next() -> GoroutineId {
+        GoroutineId::from_counter(NEXT_ID.fetch_add(1, Relaxed))
+    }
+
+    /// Reserves `n` consecutive ids (Go hands workers batches of 16 so that
+    /// spawning takes no shared read-modify-write most of the time).
+    pub(crate) fn reserve(n: u64) -> u64 {
+        NEXT_ID.fetch_add(n, Relaxed)
+    }
+
+    pub(crate) fn from_counter(id: u64) -> GoroutineId {
         GoroutineId(NonZeroU64::new(id).expect("goroutine id counter overflowed"))
     }
 

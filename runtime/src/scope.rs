@@ -3,7 +3,7 @@
 //! [`std::thread::scope`].
 
 use crate::goroutine::{G, GCell, Goroutine, Main};
-use crate::join::Joinable;
+use crate::join::{JoinInner, Packet};
 use crate::park::{Task, park};
 use crate::spawn::{Builder, Spawned};
 use std::fmt;
@@ -143,58 +143,55 @@ impl Builder {
                 return Err(e);
             }
         };
-        let packet: Arc<GCell<dyn Joinable<T> + 'scope>> = g.clone();
+        // SAFETY: the packet lives in `g`'s own allocation.
+        let packet: *const Packet<T> = g.main.packet();
         let g: Arc<GCell<dyn Main + 'scope>> = g;
         // SAFETY: only the lifetime is changed. Everything the closure
         // borrows lives for 'scope, and `scope()` does not return before
-        // this goroutine's packet is released by both parties, which
-        // happens after the closure and its result are gone; parked
-        // goroutines are never destroyed, so the closure cannot be torn
-        // down early either. What may outlive the scope is the allocation
-        // (a stray `Task` clone keeps it), holding only an emptied closure
-        // slot and result slot, which are never read again.
+        // both parties are done with this goroutine's packet, which happens
+        // after the closure and its result are gone; parked goroutines are
+        // never destroyed, so the closure cannot be torn down early either.
+        // What may outlive the scope is the allocation (a stray `Task`
+        // clone keeps it), holding only an emptied closure slot and result
+        // slot, which are never read again.
         let g: Arc<G> = unsafe { std::mem::transmute::<Arc<GCell<dyn Main + 'scope>>, Arc<G>>(g) };
-        crate::sched::submit_new(g.clone());
+        // SAFETY: `packet` points into `g`'s allocation.
+        let inner = unsafe { JoinInner::new(g.clone(), &*packet) };
+        crate::sched::submit_new(g);
         Ok(ScopedJoinHandle {
-            packet,
-            goroutine: Goroutine { g },
+            inner,
+            scope: PhantomData,
         })
     }
 }
 
 /// An owned permission to join a scoped goroutine.
 pub struct ScopedJoinHandle<'scope, T> {
-    packet: Arc<GCell<dyn Joinable<T> + 'scope>>,
-    goroutine: Goroutine,
+    inner: JoinInner<T>,
+    scope: PhantomData<&'scope ()>,
 }
 
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the goroutine; `Err` with the payload if it panicked.
     pub fn join(self) -> thread::Result<T> {
-        self.packet.main.packet().wait()
+        self.inner.join()
     }
 
     /// Has the goroutine finished?
     pub fn is_finished(&self) -> bool {
-        self.packet.main.packet().is_finished()
+        self.inner.is_finished()
     }
 
     /// The goroutine's id and name.
     pub fn goroutine(&self) -> &Goroutine {
-        &self.goroutine
-    }
-}
-
-impl<T> Drop for ScopedJoinHandle<'_, T> {
-    fn drop(&mut self) {
-        self.packet.main.packet().release();
+        self.inner.goroutine()
     }
 }
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopedJoinHandle")
-            .field("goroutine", &self.goroutine)
+            .field("goroutine", self.goroutine())
             .finish()
     }
 }

@@ -1,36 +1,52 @@
 //! Spawning goroutines: `spawn`, `Builder`, and the live-goroutine count.
 
 use crate::config::validate_stack_size;
-use crate::goroutine::{G, GCell, Goroutine, Main};
-use crate::join::{JoinHandle, Joinable, Packet};
+use crate::goroutine::GoroutineId;
+use crate::goroutine::{GCell, Main};
+use crate::join::{JoinHandle, JoinInner, Packet};
+use crate::sched::WorkerShared;
+use crate::sched::processor::current_local;
 use crate::scope::ScopeData;
+use crate::stack::GuardMode;
 use std::cell::UnsafeCell;
 use std::io;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicU64, Ordering::*};
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Goroutines spawned by threads that are not workers (workers count
+/// their own spawns and exits without read-modify-writes).
+static SPAWNED_OUTSIDE: AtomicU64 = AtomicU64::new(0);
 
 /// Number of goroutines that have been spawned and have not exited yet
 /// (running, runnable or parked). A goroutine counts until its stack has
 /// gone back to the pool, which may be a moment after its `join` returned.
+/// While goroutines come and go, the value is a snapshot that may be off
+/// by the few that changed while it was taken.
 ///
 /// ```
-/// let before = gofer_runtime::num_goroutines();
 /// let (tx, rx) = std::sync::mpsc::channel::<()>();
 /// let h = gofer_runtime::spawn(move || { let _ = rx.recv(); });
 /// assert!(gofer_runtime::num_goroutines() >= 1);
 /// drop(tx);
 /// h.join().unwrap();
-/// # let _ = before;
 /// ```
 pub fn num_goroutines() -> usize {
-    LIVE.load(Relaxed)
+    let Some(rt) = crate::sched::try_runtime() else {
+        return 0;
+    };
+    let mut live = SPAWNED_OUTSIDE.load(Acquire);
+    for w in rt.workers.iter() {
+        live = live
+            .wrapping_add(w.spawned.load(Acquire))
+            .wrapping_sub(w.exited.load(Acquire));
+    }
+    (live as i64).max(0) as usize
 }
 
-pub(crate) fn goroutine_exited() {
-    LIVE.fetch_sub(1, Release);
+/// Counts a goroutine that finished, on the worker it finished on.
+pub(crate) fn goroutine_exited(worker: &WorkerShared) {
+    WorkerShared::bump(&worker.exited);
 }
 
 /// Runs a new goroutine and returns a handle to join it.
@@ -135,13 +151,10 @@ impl Builder {
         T: Send + 'static,
     {
         let g = self.build(Spawned::new(f, None), Location::caller())?;
-        let packet: Arc<GCell<dyn Joinable<T>>> = g.clone();
-        let g: Arc<G> = g;
-        crate::sched::submit_new(g.clone());
-        Ok(JoinHandle {
-            packet,
-            goroutine: Goroutine { g },
-        })
+        // SAFETY: the packet lives in `g`'s own allocation.
+        let inner = unsafe { JoinInner::new(g.clone(), g.main.packet()) };
+        crate::sched::submit_new(g);
+        Ok(JoinHandle::new(inner))
     }
 
     /// Allocates a goroutine around `main` with this builder's settings;
@@ -158,13 +171,24 @@ impl Builder {
                 io::Error::new(io::ErrorKind::InvalidInput, format!("gofer: {msg}"))
             })?,
         };
-        let live = LIVE.fetch_add(1, Relaxed) + 1;
-        if let Err(e) = crate::stack::check_budget(live) {
-            LIVE.fetch_sub(1, Relaxed);
-            return Err(e);
+        if crate::stack::guard_mode() == GuardMode::Mprotect {
+            // Guard pages cost mappings: refuse before the kernel does.
+            crate::stack::check_budget(num_goroutines() + 1)?;
         }
+        let local = current_local();
+        let id = match local {
+            Some(local) => {
+                WorkerShared::bump(&rt.workers[local.index].spawned);
+                local.next_goroutine_id()
+            }
+            None => {
+                SPAWNED_OUTSIDE.fetch_add(1, Relaxed);
+                GoroutineId::next()
+            }
+        };
         let migratable = self.migratable || rt.settings.migrate;
         Ok(Arc::new(GCell::new(
+            id,
             main,
             self.name.map(String::into_boxed_str),
             stack_size,
@@ -217,12 +241,8 @@ where
     }
 }
 
-impl<F, T> Joinable<T> for Spawned<F, T>
-where
-    F: Send,
-    T: Send,
-{
-    fn packet(&self) -> &Packet<T> {
+impl<F, T> Spawned<F, T> {
+    pub(crate) fn packet(&self) -> &Packet<T> {
         &self.packet
     }
 }

@@ -73,13 +73,7 @@ fn run(scenario: &str, env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("cannot run child");
-    eprintln!(
-        "--- {scenario}: {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    cmd.output().expect("cannot run child")
 }
 
 fn stderr(out: &Output) -> String {
@@ -93,37 +87,48 @@ fn stack_overflow_names_the_goroutine_and_aborts() {
         err.contains(") has overflowed its stack of 64 KiB") && err.contains("(deep)"),
         "{err}"
     );
-    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{err}");
 }
 
 fn deadlock_in_join_is_reported_and_exits_2() {
     let out = run("deadlock_join", &[]);
-    assert!(stderr(&out).contains("fatal error: all goroutines are asleep - deadlock!"));
-    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
 }
 
 fn deadlock_between_goroutines_is_reported() {
     let out = run("deadlock_cycle", &[]);
-    assert!(stderr(&out).contains("all goroutines are asleep - deadlock!"));
-    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("all goroutines are asleep - deadlock!"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
 }
 
 fn a_sleeping_goroutine_is_not_a_deadlock() {
     let out = run("sleeper", &[]);
-    assert!(!stderr(&out).contains("deadlock"));
-    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(!err.contains("deadlock"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
 }
 
 fn a_foreign_thread_that_may_wake_is_not_a_deadlock() {
     let out = run("foreign_waker", &[]);
-    assert!(!stderr(&out).contains("deadlock"));
-    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(!err.contains("deadlock"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
 }
 
 fn a_blocking_call_is_not_a_deadlock() {
     let out = run("blocking_call", &[]);
-    assert!(!stderr(&out).contains("deadlock"));
-    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(!err.contains("deadlock"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
 }
 
 fn a_hogging_goroutine_is_reported_once() {

@@ -105,6 +105,13 @@ impl Idle {
         }
     }
 
+    /// Racy hint: is some worker idle or spinning, i.e. able to steal
+    /// goroutines that have not started yet?
+    #[inline]
+    pub fn thieves_about(&self) -> bool {
+        self.npidle.load(Relaxed) != 0 || self.nmspinning.load(Relaxed) != 0
+    }
+
     /// A worker out of local work asks to spin. Refused when half of the
     /// busy workers already spin (Go: `2*nmspinning < gomaxprocs-npidle`).
     pub fn try_spin(&self) -> bool {

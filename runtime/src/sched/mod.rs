@@ -22,7 +22,7 @@ mod runtime {
     use crate::permit::Wake;
     use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
     use crossbeam_queue::SegQueue;
-    use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
+    use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
     use std::sync::{Arc, OnceLock};
 
     /// What other threads may see and touch of a worker.
@@ -39,6 +39,19 @@ mod runtime {
         pub(crate) running: AtomicPtr<Header>,
         /// Armed timers in this worker's heap (for deadlock detection).
         pub(crate) timers: AtomicUsize,
+        /// Goroutines spawned from / finished on this worker. Written only
+        /// by the worker (load + store, no read-modify-write), summed by
+        /// `num_goroutines`.
+        pub(crate) spawned: AtomicU64,
+        pub(crate) exited: AtomicU64,
+    }
+
+    impl WorkerShared {
+        /// Owner-only increment: the worker is the only writer.
+        #[inline]
+        pub(crate) fn bump(counter: &AtomicU64) {
+            counter.store(counter.load(Relaxed).wrapping_add(1), Release);
+        }
     }
 
     /// The process-wide runtime.
@@ -51,6 +64,11 @@ mod runtime {
     }
 
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+    /// The runtime if it has started, without starting it.
+    pub(crate) fn try_runtime() -> Option<&'static Runtime> {
+        RUNTIME.get()
+    }
 
     /// The runtime, started on first use.
     #[inline]
@@ -82,6 +100,8 @@ mod runtime {
                     tick: AtomicU64::new(0),
                     running: AtomicPtr::new(std::ptr::null_mut()),
                     timers: AtomicUsize::new(0),
+                    spawned: AtomicU64::new(0),
+                    exited: AtomicU64::new(0),
                 })
                 .collect();
             Runtime {

@@ -15,9 +15,13 @@
 //!   or opted in to migration); idle workers steal half of it.
 //! * `ready`: started goroutines pinned to this worker; only the owner pops.
 //!
-//! The scheduler alternates between them, so neither starves the other.
+//! The scheduler alternates between them, so neither starves the other —
+//! except that while some worker is idle or spinning, it favours started
+//! goroutines and leaves unstarted ones in the stealable queue a little
+//! longer: where a goroutine first runs is where it lives, so that is the
+//! moment load is balanced.
 
-use crate::goroutine::G;
+use crate::goroutine::{G, GoroutineId};
 use crate::sched::{Runtime, WorkerShared};
 use crate::stack::StackCache;
 use crate::sysmon::Graveyard;
@@ -38,6 +42,13 @@ const RUNNEXT_STREAK: u32 = 8;
 /// (Go's 61: prime, so it does not alias with periodic workloads).
 const GLOBAL_QUEUE_INTERVAL: u64 = 61;
 
+/// While other workers could steal, start an unstarted goroutine ahead of
+/// started ones only every this many ticks.
+const FRESH_INTERVAL_WHILE_STEALABLE: u64 = 8;
+
+/// Goroutine ids a worker reserves at a time.
+const ID_BATCH: u64 = 16;
+
 /// Every this many ticks, check timers even if there is local work.
 const TIMER_CHECK_INTERVAL: u64 = 16;
 
@@ -54,6 +65,8 @@ pub(crate) struct Local {
     pub(crate) tick: Cell<u64>,
     rng: Cell<u64>,
     pub(crate) spinning: Cell<bool>,
+    /// A batch of reserved goroutine ids: next and end.
+    ids: Cell<(u64, u64)>,
 }
 
 impl Local {
@@ -70,6 +83,7 @@ impl Local {
             tick: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 32)),
             spinning: Cell::new(false),
+            ids: Cell::new((0, 0)),
         }
     }
 
@@ -112,10 +126,19 @@ impl Local {
         self.runnext_streak.set(0);
         self.drain_inbox(&rt.workers[self.index]);
         let mut ready = self.ready.borrow_mut();
-        if tick & 1 == 0 {
-            ready.pop_front().or_else(|| self.fresh.pop())
+        // A goroutine's first run decides where it lives for good, so while
+        // another worker could steal, leave unstarted goroutines queued for
+        // it and run the started ones (starting one now and then, so they
+        // never starve); otherwise alternate evenly.
+        let fresh_first = if rt.idle.thieves_about() {
+            tick.is_multiple_of(FRESH_INTERVAL_WHILE_STEALABLE)
         } else {
+            tick & 1 == 1
+        };
+        if fresh_first {
             self.fresh.pop().or_else(|| ready.pop_front())
+        } else {
+            ready.pop_front().or_else(|| self.fresh.pop())
         }
     }
 
@@ -172,6 +195,17 @@ impl Local {
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.timers.borrow().next_deadline()
+    }
+
+    /// An id for a goroutine spawned here, from this worker's batch.
+    pub(crate) fn next_goroutine_id(&self) -> GoroutineId {
+        let (mut next, mut end) = self.ids.get();
+        if next == end {
+            next = GoroutineId::reserve(ID_BATCH);
+            end = next + ID_BATCH;
+        }
+        self.ids.set((next + 1, end));
+        GoroutineId::from_counter(next)
     }
 
     /// A xorshift step: cheap randomness for victim selection.

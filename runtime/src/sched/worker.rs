@@ -35,7 +35,7 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
     let body = unsafe { g.body() };
     if let Body::Unstarted = body {
         if !start(local, &g, body) {
-            crate::spawn::goroutine_exited();
+            crate::spawn::goroutine_exited(shared);
             return;
         }
     } else if g.migratable {
@@ -75,7 +75,7 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
             let stack = co.into_stack();
             stack.clear_owner();
             local.stacks.borrow_mut().put(stack);
-            crate::spawn::goroutine_exited();
+            crate::spawn::goroutine_exited(shared);
             local.graveyard.borrow_mut().bury(g);
         }
         Err(_) => {

@@ -1,17 +1,18 @@
 //! The goroutine (G): its identity, its body and its park permit, plus the
 //! one thread-local the runtime reads from goroutine code.
 
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::permit::Permit;
 use crate::sched::processor::Local;
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The pointer a worker passes into a goroutine on every resume. Goroutine
@@ -56,19 +57,68 @@ pub(crate) enum Body {
 /// Home worker of a goroutine that has not run yet.
 pub(crate) const NO_HOME: usize = usize::MAX;
 
-/// A goroutine: its scheduling [`Header`] plus its closure and result slot,
-/// in one allocation. `M` is the concrete `Spawned<F, T>` at spawn time;
-/// everything else sees the unsized [`G`]. Derefs to the header.
-pub(crate) struct GCell<M: ?Sized> {
+/// A goroutine's allocation: its scheduling [`Header`] followed by what it
+/// runs (`M`, a `Spawned<F, T>`: closure and result slot). `repr(C)` puts
+/// the header first, so a pointer to the cell is a pointer to the header
+/// and the scheduler can hold goroutines by a thin [`GRef`], like tokio's
+/// raw tasks, instead of a fat `Arc<dyn ...>` whose every field access
+/// would first look up the alignment in a vtable.
+#[repr(C)]
+pub(crate) struct GCell<M> {
     hdr: Header,
     pub(crate) main: M,
 }
 
-/// A goroutine, as the scheduler sees it.
-pub(crate) type G = GCell<dyn Main>;
+/// A goroutine, as the scheduler sees it: its header.
+pub(crate) type G = Header;
+
+/// Type-specific operations on a goroutine's cell.
+pub(crate) struct Vtable {
+    run: unsafe fn(NonNull<Header>),
+    abandon: unsafe fn(NonNull<Header>, String),
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+struct VtableOf<M>(PhantomData<M>);
+
+impl<M: Main> VtableOf<M> {
+    const VTABLE: Vtable = Vtable {
+        run: run_main::<M>,
+        abandon: abandon_main::<M>,
+        dealloc: dealloc_cell::<M>,
+    };
+}
+
+/// # Safety
+/// `h` is the header of a live `GCell<M>`.
+unsafe fn run_main<M: Main>(h: NonNull<Header>) {
+    // SAFETY: `GCell<M>` is repr(C) with the header first, and the caller
+    // guarantees this header belongs to a live `GCell<M>`.
+    unsafe { h.cast::<GCell<M>>().as_ref() }.main.run();
+}
+
+/// # Safety
+/// As `run_main`.
+unsafe fn abandon_main<M: Main>(h: NonNull<Header>, why: String) {
+    // SAFETY: as in `run_main`.
+    unsafe { h.cast::<GCell<M>>().as_ref() }.main.abandon(why);
+}
+
+/// # Safety
+/// `h` is the header of a `GCell<M>` allocated by [`GRef::new`] whose last
+/// reference is gone.
+unsafe fn dealloc_cell<M: Main>(h: NonNull<Header>) {
+    // SAFETY: the cell came from `Box::into_raw` in `GRef::new`, and nobody
+    // refers to it any more.
+    drop(unsafe { Box::from_raw(h.cast::<GCell<M>>().as_ptr()) });
+}
 
 /// Everything about a goroutine except what it runs.
 pub(crate) struct Header {
+    /// References to this cell ([`GRef`]s, including the one a parked
+    /// goroutine holds on itself).
+    refs: AtomicUsize,
+    vtable: &'static Vtable,
     pub(crate) id: GoroutineId,
     pub(crate) name: Option<Box<str>>,
     pub(crate) spawn_site: &'static Location<'static>,
@@ -102,31 +152,37 @@ unsafe impl Sync for Header {}
 // touches the coroutine itself.
 unsafe impl Send for Header {}
 
-impl<M: ?Sized> std::ops::Deref for GCell<M> {
-    type Target = Header;
-
-    #[inline]
-    fn deref(&self) -> &Header {
-        &self.hdr
-    }
+/// Settings a goroutine is created with.
+pub(crate) struct Spec {
+    pub(crate) id: GoroutineId,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) stack_size: usize,
+    pub(crate) migratable: bool,
+    pub(crate) spawn_site: &'static Location<'static>,
 }
 
-impl<M> GCell<M> {
-    pub(crate) fn new(
-        id: GoroutineId,
-        main: M,
-        name: Option<Box<str>>,
-        stack_size: usize,
-        migratable: bool,
-        spawn_site: &'static Location<'static>,
-    ) -> GCell<M> {
-        GCell {
+/// An owned, counted reference to a goroutine (the `Arc` of goroutines).
+pub(crate) struct GRef(NonNull<Header>);
+
+// SAFETY: a `GRef` only hands out `&Header`, which is Send + Sync, and the
+// count is atomic; the `Main` inside is Send + Sync by the trait bound.
+unsafe impl Send for GRef {}
+// SAFETY: as above.
+unsafe impl Sync for GRef {}
+
+impl GRef {
+    /// Allocates a goroutine running `main`. Also returns a typed pointer
+    /// to the cell, valid for as long as some `GRef` to it lives.
+    pub(crate) fn new<M: Main>(spec: Spec, main: M) -> (GRef, NonNull<GCell<M>>) {
+        let cell = Box::new(GCell {
             hdr: Header {
-                id,
-                name,
-                spawn_site,
-                stack_size,
-                migratable,
+                refs: AtomicUsize::new(1),
+                vtable: &VtableOf::<M>::VTABLE,
+                id: spec.id,
+                name: spec.name,
+                spawn_site: spec.spawn_site,
+                stack_size: spec.stack_size,
+                migratable: spec.migratable,
                 permit: Permit::new(),
                 home: AtomicUsize::new(NO_HOME),
                 timer_seq: AtomicU64::new(0),
@@ -135,11 +191,91 @@ impl<M> GCell<M> {
                 yielder: Cell::new(std::ptr::null()),
             },
             main,
+        });
+        let typed = NonNull::from(Box::leak(cell));
+        (GRef(typed.cast()), typed)
+    }
+
+    /// The header's address (stable for the goroutine's life).
+    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
+        self.0
+    }
+
+    /// Gives up this reference without decrementing the count.
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        ManuallyDrop::new(self).0
+    }
+
+    /// # Safety
+    /// `p` came from [`into_raw`](Self::into_raw) and that reference is
+    /// given back exactly once.
+    pub(crate) unsafe fn from_raw(p: NonNull<Header>) -> GRef {
+        GRef(p)
+    }
+
+    /// A new counted reference to the goroutine `h`.
+    ///
+    /// # Safety
+    /// `h` is the header of a goroutine some `GRef` keeps alive for the
+    /// duration of this call.
+    pub(crate) unsafe fn clone_from(h: &Header) -> GRef {
+        h.retain();
+        GRef(NonNull::from(h))
+    }
+}
+
+impl Clone for GRef {
+    fn clone(&self) -> GRef {
+        self.retain();
+        GRef(self.0)
+    }
+}
+
+impl Drop for GRef {
+    fn drop(&mut self) {
+        if self.refs.fetch_sub(1, Release) != 1 {
+            return;
         }
+        // Synchronise with every earlier release of a reference (as Arc).
+        fence(Acquire);
+        let dealloc = self.vtable.dealloc;
+        // SAFETY: this was the last reference; the cell came from `new`.
+        unsafe { dealloc(self.0) };
+    }
+}
+
+impl std::ops::Deref for GRef {
+    type Target = Header;
+
+    #[inline]
+    fn deref(&self) -> &Header {
+        // SAFETY: the cell lives as long as any `GRef` to it.
+        unsafe { self.0.as_ref() }
     }
 }
 
 impl Header {
+    fn retain(&self) {
+        // As `Arc`: a count past isize::MAX means leaked references; abort
+        // rather than overflow into a use-after-free.
+        if self.refs.fetch_add(1, Relaxed) > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Runs the goroutine's closure (on its own stack).
+    pub(crate) fn run_main(&self) {
+        // SAFETY: `self` is the header of a live cell built by `GRef::new`
+        // with this vtable.
+        unsafe { (self.vtable.run)(NonNull::from(self)) }
+    }
+
+    /// Reports that the goroutine could not start.
+    pub(crate) fn abandon_main(&self, why: String) {
+        // SAFETY: as in `run_main`.
+        unsafe { (self.vtable.abandon)(NonNull::from(self), why) }
+    }
+
     /// # Safety
     /// The caller holds this goroutine's run right, and does not keep the
     /// reference across a point where it gives that right away.
@@ -184,25 +320,21 @@ thread_local! {
 pub(crate) fn current_g() -> Option<&'static G> {
     let p = CURRENT.with(|c| c.get())?;
     // SAFETY: CURRENT points at the goroutine running on this thread; its
-    // worker holds an Arc to it for as long as it runs, which is longer than
+    // worker holds a `GRef` to it for as long as it runs, which is longer than
     // any use by the goroutine's own code. The 'static lifetime never
     // escapes the goroutine (callers use it within one operation).
     Some(unsafe { p.as_ref() })
 }
 
-/// The reference-counted goroutine running on this thread.
-pub(crate) fn current_arc() -> Option<Arc<G>> {
-    current_g().map(|g| {
-        // SAFETY: `g` came out of an `Arc<G>` that its worker holds while
-        // it runs; we add a count for the new handle.
-        unsafe {
-            Arc::increment_strong_count(g as *const G);
-            Arc::from_raw(g as *const G)
-        }
-    })
+/// A counted reference to the goroutine running on this thread.
+pub(crate) fn current_ref() -> Option<GRef> {
+    // SAFETY: the running goroutine is kept alive by its worker's `GRef`.
+    current_g().map(|g| unsafe { GRef::clone_from(g) })
 }
 
-#[inline(never)]
+/// Only the scheduler (on its own stack, which never changes thread) sets
+/// this, so it may be inlined.
+#[inline]
 pub(crate) fn set_current_g(g: Option<NonNull<G>>) {
     CURRENT.with(|c| c.set(g));
 }
@@ -268,7 +400,7 @@ impl fmt::Display for GoroutineId {
 /// ```
 #[derive(Clone)]
 pub struct Goroutine {
-    pub(crate) g: Arc<G>,
+    pub(crate) g: GRef,
 }
 
 impl Goroutine {
@@ -306,5 +438,5 @@ impl fmt::Debug for Goroutine {
 /// assert!(h.join().unwrap());
 /// ```
 pub fn current() -> Option<Goroutine> {
-    current_arc().map(|g| Goroutine { g })
+    current_ref().map(|g| Goroutine { g })
 }

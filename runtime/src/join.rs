@@ -1,7 +1,7 @@
 //! Where a goroutine's result goes: the packet shared by the goroutine and
 //! its `JoinHandle`, and the handle itself.
 
-use crate::goroutine::{G, Goroutine};
+use crate::goroutine::{GRef, Goroutine};
 use crate::park::{Task, park};
 use crate::scope::ScopeData;
 use std::cell::UnsafeCell;
@@ -170,7 +170,7 @@ unsafe impl<T: Send> Sync for JoinInner<T> {}
 impl<T> JoinInner<T> {
     /// # Safety
     /// `packet` must point into `g`'s allocation (its `main`).
-    pub(crate) unsafe fn new(g: Arc<G>, packet: &Packet<T>) -> JoinInner<T> {
+    pub(crate) unsafe fn new(g: GRef, packet: &Packet<T>) -> JoinInner<T> {
         JoinInner {
             goroutine: Goroutine { g },
             packet: NonNull::from(packet),

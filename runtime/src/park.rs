@@ -35,7 +35,7 @@
 //! ([`current_task_id`]) is the goroutine, not the thread: two goroutines
 //! that share a worker thread are different tasks.
 
-use crate::goroutine::{G, Suspend, current_arc, current_g};
+use crate::goroutine::{G, GRef, Suspend, current_g, current_ref};
 use crate::sched::parker::Parker;
 use std::fmt;
 use std::sync::Arc;
@@ -105,14 +105,14 @@ pub struct Task(Inner);
 
 #[derive(Clone)]
 enum Inner {
-    Goroutine(Arc<G>),
+    Goroutine(GRef),
     Thread(Arc<ThreadTask>),
 }
 
 impl Task {
     /// The calling task: the running goroutine, or the calling thread.
     pub fn current() -> Task {
-        match current_arc() {
+        match current_ref() {
             Some(g) => Task(Inner::Goroutine(g)),
             None => Task(Inner::Thread(thread_task())),
         }

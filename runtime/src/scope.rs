@@ -2,8 +2,8 @@
 //! all joined before `scope` returns. Shaped exactly like
 //! [`std::thread::scope`].
 
-use crate::goroutine::{G, GCell, Goroutine, Main};
-use crate::join::{JoinInner, Packet};
+use crate::goroutine::Goroutine;
+use crate::join::JoinInner;
 use crate::park::{Task, park};
 use crate::spawn::{Builder, Spawned};
 use std::fmt;
@@ -133,7 +133,7 @@ impl Builder {
         T: Send + 'scope,
     {
         scope.data.running.fetch_add(1, Relaxed);
-        let g = match self.build(
+        let (g, cell) = match self.build(
             Spawned::new(f, Some(scope.data.clone())),
             Location::caller(),
         ) {
@@ -143,20 +143,19 @@ impl Builder {
                 return Err(e);
             }
         };
-        // SAFETY: the packet lives in `g`'s own allocation.
-        let packet: *const Packet<T> = g.main.packet();
-        let g: Arc<GCell<dyn Main + 'scope>> = g;
-        // SAFETY: only the lifetime is changed. Everything the closure
-        // borrows lives for 'scope, and `scope()` does not return before
-        // both parties are done with this goroutine's packet, which happens
-        // after the closure and its result are gone; parked goroutines are
-        // never destroyed, so the closure cannot be torn down early either.
-        // What may outlive the scope is the allocation (a stray `Task`
-        // clone keeps it), holding only an emptied closure slot and result
-        // slot, which are never read again.
-        let g: Arc<G> = unsafe { std::mem::transmute::<Arc<GCell<dyn Main + 'scope>>, Arc<G>>(g) };
-        // SAFETY: `packet` points into `g`'s allocation.
-        let inner = unsafe { JoinInner::new(g.clone(), &*packet) };
+        // `GRef` erases the closure's type, lifetime included. That is sound
+        // because everything the closure borrows lives for 'scope, and
+        // `scope()` does not return before both parties are done with this
+        // goroutine's packet, which happens after the closure and its
+        // result are gone; parked goroutines are never destroyed, so the
+        // closure cannot be torn down early either. What may outlive the
+        // scope is the allocation (a stray `Task` clone keeps it), holding
+        // only an emptied closure slot and result slot, which are dropped
+        // without being read.
+        //
+        // SAFETY: `cell` is `g`'s allocation, alive while `g` is; the packet
+        // pointer is only used by the handle, which holds a clone of `g`.
+        let inner = unsafe { JoinInner::new(g.clone(), &cell.as_ref().main.packet) };
         crate::sched::submit_new(g);
         Ok(ScopedJoinHandle {
             inner,

@@ -2,7 +2,7 @@
 
 use crate::config::validate_stack_size;
 use crate::goroutine::GoroutineId;
-use crate::goroutine::{GCell, Main};
+use crate::goroutine::{GCell, GRef, Main, Spec};
 use crate::join::{JoinHandle, JoinInner, Packet};
 use crate::sched::WorkerShared;
 use crate::sched::processor::current_local;
@@ -11,6 +11,7 @@ use crate::stack::GuardMode;
 use std::cell::UnsafeCell;
 use std::io;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::*};
 
@@ -150,20 +151,21 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let g = self.build(Spawned::new(f, None), Location::caller())?;
-        // SAFETY: the packet lives in `g`'s own allocation.
-        let inner = unsafe { JoinInner::new(g.clone(), g.main.packet()) };
+        let (g, cell) = self.build(Spawned::new(f, None), Location::caller())?;
+        // SAFETY: `cell` is `g`'s allocation, alive while `g` is; the packet
+        // pointer is only used by the handle, which holds a clone of `g`.
+        let inner = unsafe { JoinInner::new(g.clone(), &cell.as_ref().main.packet) };
         crate::sched::submit_new(g);
         Ok(JoinHandle::new(inner))
     }
 
     /// Allocates a goroutine around `main` with this builder's settings;
     /// shared by `spawn` and scoped spawns. The caller submits it.
-    pub(crate) fn build<M>(
+    pub(crate) fn build<M: Main>(
         self,
         main: M,
         site: &'static Location<'static>,
-    ) -> io::Result<Arc<GCell<M>>> {
+    ) -> io::Result<(GRef, NonNull<GCell<M>>)> {
         let rt = crate::sched::runtime();
         let stack_size = match self.stack_size {
             None => rt.settings.stack_size,
@@ -187,14 +189,14 @@ impl Builder {
             }
         };
         let migratable = self.migratable || rt.settings.migrate;
-        Ok(Arc::new(GCell::new(
+        let spec = Spec {
             id,
-            main,
-            self.name.map(String::into_boxed_str),
+            name: self.name.map(String::into_boxed_str),
             stack_size,
             migratable,
-            site,
-        )))
+            spawn_site: site,
+        };
+        Ok(GRef::new(spec, main))
     }
 }
 
@@ -202,7 +204,7 @@ impl Builder {
 /// goroutine's `GCell`.
 pub(crate) struct Spawned<F, T> {
     f: UnsafeCell<Option<F>>,
-    packet: Packet<T>,
+    pub(crate) packet: Packet<T>,
 }
 
 // SAFETY: `f` is taken exactly once, by the holder of the goroutine's run
@@ -238,11 +240,5 @@ where
     fn abandon(&self, why: String) {
         drop(self.take());
         self.packet.finish(Err(Box::new(why)));
-    }
-}
-
-impl<F, T> Spawned<F, T> {
-    pub(crate) fn packet(&self) -> &Packet<T> {
-        &self.packet
     }
 }

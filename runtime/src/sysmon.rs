@@ -22,10 +22,9 @@
 //! goroutines in a small graveyard and only empty it when sysmon is not
 //! inspecting, with a fence on both sides (see `Graveyard`).
 
-use crate::goroutine::{G, Header};
+use crate::goroutine::{GRef, Header};
 use crate::sched::Runtime;
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*, fence};
 use std::time::{Duration, Instant};
 
@@ -71,7 +70,7 @@ impl Drop for ExternalWait {
 
 /// Finished goroutines a worker has not freed yet (see the module docs).
 pub(crate) struct Graveyard {
-    dead: Vec<Arc<G>>,
+    dead: Vec<GRef>,
 }
 
 impl Graveyard {
@@ -82,7 +81,7 @@ impl Graveyard {
     }
 
     /// Keeps `g` until sysmon cannot be looking at it.
-    pub(crate) fn bury(&mut self, g: Arc<G>) {
+    pub(crate) fn bury(&mut self, g: GRef) {
         self.dead.push(g);
         if self.dead.len() >= 32 {
             self.sweep();

@@ -12,17 +12,16 @@
 //! when it comes due, and the heap is compacted when stale entries could
 //! make up more than half of it.
 
-use crate::goroutine::G;
+use crate::goroutine::GRef;
 use std::cmp::Ordering as Cmp;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
 use std::time::Instant;
 
 struct Entry {
     at: Instant,
     seq: u64,
-    g: Arc<G>,
+    g: GRef,
 }
 
 impl Entry {
@@ -74,7 +73,7 @@ impl Timers {
     }
 
     /// Arms a timer for `g`'s current park.
-    pub(crate) fn add(&mut self, at: Instant, g: Arc<G>) {
+    pub(crate) fn add(&mut self, at: Instant, g: GRef) {
         let seq = g.timer_seq.load(Acquire);
         self.heap.push(Entry { at, seq, g });
         if self.heap.len() >= 2 * self.compacted_len {
@@ -90,7 +89,7 @@ impl Timers {
 
     /// Pops every entry due at `now` and hands each live one's goroutine to
     /// `fire`. Returns how many fired.
-    pub(crate) fn fire_due(&mut self, now: Instant, mut fire: impl FnMut(Arc<G>)) -> usize {
+    pub(crate) fn fire_due(&mut self, now: Instant, mut fire: impl FnMut(GRef)) -> usize {
         let mut fired = 0;
         while let Some(top) = self.heap.peek() {
             if top.at > now {

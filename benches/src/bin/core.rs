@@ -1,7 +1,25 @@
-//! Runtime-core micro-benchmarks: prints ns per operation.
+//! Runtime-core micro-benchmarks. Prints, for gofer:
+//!
+//! * spawn + join of 1,000,000 goroutines (spawned from a goroutine, and
+//!   from a plain thread), ns per goroutine;
+//! * chained spawn 100,000 deep (each goroutine spawns the next and exits),
+//!   ns per link;
+//! * yield between 2 goroutines on one worker, ns per yield;
+//! * park/unpark ping-pong between 2 goroutines, ns per round trip;
+//! * RSS per parked goroutine with 1,000,000 parked (in a child process).
+//!
+//! Each figure is the median of several runs, with min-max.
+//! `--quick` shrinks everything for a smoke test.
+//! Usage: `cargo run --release -p gofer-benches --bin core [-- --quick]`.
+
+use gofer::park::{Task, park};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+fn per_op(t: Instant, ops: usize) -> f64 {
+    t.elapsed().as_nanos() as f64 / ops as f64
+}
 
 fn spawn_join(n: usize) -> f64 {
     let t = Instant::now();
@@ -9,11 +27,11 @@ fn spawn_join(n: usize) -> f64 {
     for h in hs {
         h.join().unwrap();
     }
-    t.elapsed().as_nanos() as f64 / n as f64
+    per_op(t, n)
 }
 
 fn chain(n: usize) -> f64 {
-    fn link(left: usize, done: Arc<AtomicBool>, me: gofer::park::Task) {
+    fn link(left: usize, done: Arc<AtomicBool>, me: Task) {
         if left == 0 {
             done.store(true, Ordering::Release);
             me.unpark();
@@ -22,89 +40,177 @@ fn chain(n: usize) -> f64 {
         }
     }
     let done = Arc::new(AtomicBool::new(false));
-    let me = gofer::park::Task::current();
+    let me = Task::current();
     let t = Instant::now();
     let d = done.clone();
     gofer::spawn(move || link(n, d, me));
     while !done.load(Ordering::Acquire) {
-        gofer::park::park();
+        park();
     }
-    t.elapsed().as_nanos() as f64 / n as f64
+    per_op(t, n)
 }
 
 fn yields(n: usize) -> f64 {
-    let t = Instant::now();
-    let a = gofer::spawn(move || {
-        for _ in 0..n {
-            gofer::yield_now()
-        }
-    });
-    let b = gofer::spawn(move || {
-        for _ in 0..n {
-            gofer::yield_now()
-        }
-    });
-    a.join().unwrap();
-    b.join().unwrap();
-    t.elapsed().as_nanos() as f64 / (2 * n) as f64
+    // Both goroutines are spawned by one goroutine that then waits, so they
+    // share its worker: each yield switches to the other.
+    gofer::spawn(move || {
+        let t = Instant::now();
+        let a = gofer::spawn(move || (0..n).for_each(|_| gofer::yield_now()));
+        let b = gofer::spawn(move || (0..n).for_each(|_| gofer::yield_now()));
+        a.join().unwrap();
+        b.join().unwrap();
+        per_op(t, 2 * n)
+    })
+    .join()
+    .unwrap()
 }
 
 fn ping_pong(n: usize) -> f64 {
-    // Two goroutines alternate through an atomic turn + park/unpark.
-    let turn = Arc::new(AtomicUsize::new(0));
-    let t = Instant::now();
-    let h = gofer::spawn(move || {
-        let me = gofer::park::Task::current();
-        let (ttx, trx) = std::sync::mpsc::channel::<gofer::park::Task>();
-        let turn2 = turn.clone();
+    gofer::spawn(move || {
+        let turn = Arc::new(AtomicUsize::new(0));
+        let me = Task::current();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t2 = turn.clone();
         let peer = gofer::spawn(move || {
-            let me2 = gofer::park::Task::current();
-            ttx.send(me2).unwrap();
+            tx.send(Task::current()).unwrap();
             for i in 0..n {
-                while turn2.load(Ordering::Acquire) != 2 * i + 1 {
-                    gofer::park::park();
+                while t2.load(Ordering::Acquire) != 2 * i + 1 {
+                    park();
                 }
-                turn2.store(2 * i + 2, Ordering::Release);
+                t2.store(2 * i + 2, Ordering::Release);
                 me.unpark();
             }
         });
         let other = loop {
-            if let Ok(t) = trx.try_recv() {
-                break t;
+            match rx.try_recv() {
+                Ok(t) => break t,
+                Err(_) => gofer::yield_now(),
             }
-            gofer::yield_now();
         };
+        let t = Instant::now();
         for i in 0..n {
             turn.store(2 * i + 1, Ordering::Release);
             other.unpark();
             while turn.load(Ordering::Acquire) != 2 * i + 2 {
-                gofer::park::park();
+                park();
             }
         }
+        let ns = per_op(t, n);
         peer.join().unwrap();
-    });
-    h.join().unwrap();
-    t.elapsed().as_nanos() as f64 / n as f64
+        ns
+    })
+    .join()
+    .unwrap()
+}
+
+fn rss_kib() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// In a fresh process: park `n` goroutines, print RSS per goroutine.
+fn rss_child(n: usize) {
+    let release = Arc::new(AtomicBool::new(false));
+    let parked = Arc::new(AtomicUsize::new(0));
+    let before = rss_kib();
+    let _handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (r, p) = (release.clone(), parked.clone());
+            gofer::spawn(move || {
+                p.fetch_add(1, Ordering::Release);
+                while !r.load(Ordering::Acquire) {
+                    park();
+                }
+            })
+        })
+        .collect();
+    while parked.load(Ordering::Acquire) < n {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let per = (rss_kib() - before) as f64 / n as f64;
+    println!("{per:.3}");
+    std::process::exit(0); // leave the parked goroutines behind
+}
+
+fn rss_per_goroutine(n: usize) -> f64 {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--rss-child", &n.to_string()])
+        .output()
+        .expect("cannot run the RSS child");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+fn summary(name: &str, unit: &str, runs: usize, mut f: impl FnMut() -> f64) {
+    let mut xs: Vec<f64> = (0..runs).map(|_| f()).collect();
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "{name:<44} {:>9.1} {unit:<14} (min {:.1}, max {:.1}, {runs} runs)",
+        xs[runs / 2],
+        xs[0],
+        xs[runs - 1]
+    );
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let scale = if quick { 10 } else { 1 };
-    println!("GOMAXPROCS={}", gofer::max_procs());
-    for _ in 0..3 {
-        println!(
-            "spawn+join 1M:     {:8.1} ns/goroutine",
-            spawn_join(1_000_000 / scale)
-        );
-        println!("chained spawn 100k:{:8.1} ns/link", chain(100_000 / scale));
-        println!(
-            "yield (2 gs):      {:8.1} ns/yield",
-            yields(1_000_000 / scale)
-        );
-        println!(
-            "park/unpark pp:    {:8.1} ns/round trip",
-            ping_pong(200_000 / scale)
-        );
+    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
+        rss_child(args[i + 1].parse().unwrap());
+        return;
     }
+    let quick = args.iter().any(|a| a == "--quick");
+    // The spawn loops below hold their worker on purpose.
+    gofer::Config::new()
+        .hog_reports(false)
+        .apply()
+        .expect("configured before first use");
+    let (scale, runs) = if quick { (100, 3) } else { (1, 7) };
+    println!("gofer core benchmarks, GOMAXPROCS={}", gofer::max_procs());
+    let million = 1_000_000 / scale;
+    summary(
+        &format!("spawn+join {million} from a goroutine"),
+        "ns/goroutine",
+        runs,
+        || gofer::spawn(move || spawn_join(million)).join().unwrap(),
+    );
+    summary(
+        &format!("spawn+join {million} from a thread"),
+        "ns/goroutine",
+        runs,
+        || spawn_join(million),
+    );
+    summary(
+        &format!("chained spawn {}", 100_000 / scale),
+        "ns/link",
+        runs,
+        || chain(100_000 / scale),
+    );
+    summary(
+        "yield, 2 goroutines on one worker",
+        "ns/yield",
+        runs,
+        || yields(2_000_000 / scale),
+    );
+    summary(
+        "park/unpark ping-pong, 2 goroutines",
+        "ns/round trip",
+        runs,
+        || ping_pong(500_000 / scale),
+    );
+    let n = 1_000_000 / scale;
+    summary(
+        &format!("RSS per parked goroutine, {n} parked"),
+        "KiB",
+        1,
+        || rss_per_goroutine(n),
+    );
 }

@@ -18,21 +18,21 @@ mod runtime {
     use super::parker::Parker;
     use super::processor::{Local, current_local};
     use crate::config::{self, Settings};
-    use crate::goroutine::{G, Header};
+    use crate::goroutine::{GRef, Header};
     use crate::permit::Wake;
     use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
     use crossbeam_queue::SegQueue;
+    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
-    use std::sync::{Arc, OnceLock};
 
     /// What other threads may see and touch of a worker.
     pub(crate) struct WorkerShared {
         /// The worker thread sleeps here when it has nothing to run.
         pub(crate) parker: Parker,
         /// Started goroutines homed here, woken by other threads.
-        pub(crate) inbox: SegQueue<Arc<G>>,
+        pub(crate) inbox: SegQueue<GRef>,
         /// Steals from this worker's `fresh` queue.
-        pub(crate) stealer: Stealer<Arc<G>>,
+        pub(crate) stealer: Stealer<GRef>,
         /// Bumped on every goroutine switch; sysmon watches it.
         pub(crate) tick: AtomicU64,
         /// The goroutine on CPU, or null in the scheduler or asleep.
@@ -59,7 +59,7 @@ mod runtime {
         pub(crate) settings: Settings,
         pub(crate) workers: Box<[WorkerShared]>,
         /// Stealable goroutines submitted from outside the workers.
-        pub(crate) injector: Injector<Arc<G>>,
+        pub(crate) injector: Injector<GRef>,
         pub(crate) idle: Idle,
     }
 
@@ -93,7 +93,7 @@ mod runtime {
             deques = (0..n).map(|_| Deque::new_fifo()).collect::<Vec<_>>();
             let workers = deques
                 .iter()
-                .map(|d: &Deque<Arc<G>>| WorkerShared {
+                .map(|d: &Deque<GRef>| WorkerShared {
                     parker: Parker::new(),
                     inbox: SegQueue::new(),
                     stealer: d.stealer(),
@@ -135,7 +135,7 @@ mod runtime {
         }
 
         /// Takes a batch from the global queue into `local`, returning one.
-        pub(crate) fn take_global(&self, local: &Local) -> Option<Arc<G>> {
+        pub(crate) fn take_global(&self, local: &Local) -> Option<GRef> {
             loop {
                 match self.injector.steal_batch_and_pop(&local.fresh) {
                     Steal::Success(g) => return Some(g),
@@ -147,7 +147,7 @@ mod runtime {
     }
 
     /// Queues a goroutine that has never run. It may run on any worker.
-    pub(crate) fn submit_new(g: Arc<G>) {
+    pub(crate) fn submit_new(g: GRef) {
         let rt = runtime();
         match current_local() {
             Some(local) => {
@@ -169,7 +169,7 @@ mod runtime {
 
     /// Makes a started goroutine runnable. `next`: run it before the rest of
     /// the waker's queue (Go's `runnext`), for communication latency.
-    pub(crate) fn ready(g: Arc<G>, next: bool) {
+    pub(crate) fn ready(g: GRef, next: bool) {
         let rt = runtime();
         let home = g.home();
         let local = current_local();
@@ -201,15 +201,15 @@ mod runtime {
     }
 
     /// Unparks goroutine `g` (permit semantics). `next`: see [`ready`].
-    pub(crate) fn unpark_g(g: &Arc<G>, next: bool) {
+    pub(crate) fn unpark_g(g: &GRef, next: bool) {
         match g.permit.unpark() {
             Wake::Nothing => {}
             Wake::Schedule => {
-                // SAFETY: the scheduler leaked one strong reference when it
-                // committed the park (`Arc::into_raw` in worker.rs); the
-                // PARKED -> NOTIFIED transition we just won transfers that
-                // reference to us, exactly once.
-                let owned = unsafe { Arc::from_raw(Arc::as_ptr(g)) };
+                // SAFETY: the scheduler kept one reference when it committed
+                // the park (`GRef::into_raw` in worker.rs); the PARKED ->
+                // NOTIFIED transition we just won transfers that reference to
+                // us, exactly once.
+                let owned = unsafe { GRef::from_raw(g.as_ptr()) };
                 ready(owned, next);
             }
             Wake::Thread => runtime().workers[g.home()].parker.unpark(),

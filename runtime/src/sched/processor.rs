@@ -21,7 +21,7 @@
 //! longer: where a goroutine first runs is where it lives, so that is the
 //! moment load is balanced.
 
-use crate::goroutine::{G, GoroutineId};
+use crate::goroutine::{GRef, GoroutineId};
 use crate::sched::{Runtime, WorkerShared};
 use crate::stack::StackCache;
 use crate::sysmon::Graveyard;
@@ -29,7 +29,6 @@ use crate::timer::Timers;
 use crossbeam_deque::Worker as Deque;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
 use std::time::Instant;
 
@@ -55,10 +54,10 @@ const TIMER_CHECK_INTERVAL: u64 = 16;
 /// The scheduling state of one worker.
 pub(crate) struct Local {
     pub(crate) index: usize,
-    runnext: Cell<Option<Arc<G>>>,
+    runnext: Cell<Option<GRef>>,
     runnext_streak: Cell<u32>,
-    ready: RefCell<VecDeque<Arc<G>>>,
-    pub(crate) fresh: Deque<Arc<G>>,
+    ready: RefCell<VecDeque<GRef>>,
+    pub(crate) fresh: Deque<GRef>,
     timers: RefCell<Timers>,
     pub(crate) stacks: RefCell<StackCache>,
     pub(crate) graveyard: RefCell<Graveyard>,
@@ -70,7 +69,7 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    pub(crate) fn new(index: usize, fresh: Deque<Arc<G>>) -> Local {
+    pub(crate) fn new(index: usize, fresh: Deque<GRef>) -> Local {
         Local {
             index,
             runnext: Cell::new(None),
@@ -88,7 +87,7 @@ impl Local {
     }
 
     /// Queues a runnable goroutine at the back.
-    pub(crate) fn push_back(&self, g: Arc<G>) {
+    pub(crate) fn push_back(&self, g: GRef) {
         if g.migratable {
             self.fresh.push(g);
         } else {
@@ -97,7 +96,7 @@ impl Local {
     }
 
     /// Makes `g` run next; the goroutine it displaces goes to the back.
-    pub(crate) fn push_next(&self, g: Arc<G>) {
+    pub(crate) fn push_next(&self, g: GRef) {
         if let Some(old) = self.runnext.replace(Some(g)) {
             self.push_back(old);
         }
@@ -105,7 +104,7 @@ impl Local {
 
     /// The next goroutine from this worker's own queues (and, every 61st
     /// tick, the global queue), or `None` if they are all empty.
-    pub(crate) fn pop(&self, rt: &Runtime) -> Option<Arc<G>> {
+    pub(crate) fn pop(&self, rt: &Runtime) -> Option<GRef> {
         let tick = self.tick.get();
         if tick.is_multiple_of(TIMER_CHECK_INTERVAL) {
             self.run_timers(rt);
@@ -166,7 +165,7 @@ impl Local {
     }
 
     /// Arms a deadline timer for `g`, which is about to park on this worker.
-    pub(crate) fn add_timer(&self, rt: &Runtime, at: Instant, g: Arc<G>) {
+    pub(crate) fn add_timer(&self, rt: &Runtime, at: Instant, g: GRef) {
         let mut timers = self.timers.borrow_mut();
         timers.add(at, g);
         rt.workers[self.index].timers.store(timers.len(), Relaxed);

@@ -3,17 +3,14 @@
 
 use super::Runtime;
 use super::processor::{Local, set_current_local};
-use crate::goroutine::{Body, G, GYielder, Header, Suspend, WorkerRef, set_current_g};
+use crate::goroutine::{Body, GRef, GYielder, Suspend, WorkerRef, set_current_g};
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Worker as Deque};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::ptr::NonNull;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::*;
 
 /// Body of worker thread `index`. Never returns: workers live as long as
 /// the process.
-pub(crate) fn run(rt: &'static Runtime, index: usize, fresh: Deque<Arc<G>>) {
+pub(crate) fn run(rt: &'static Runtime, index: usize, fresh: Deque<GRef>) {
     crate::stack::ensure_altstack();
     let local = Local::new(index, fresh);
     set_current_local(&local);
@@ -24,7 +21,7 @@ pub(crate) fn run(rt: &'static Runtime, index: usize, fresh: Deque<Arc<G>>) {
 }
 
 /// Runs `g` until it suspends or finishes.
-fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
+fn execute(rt: &Runtime, local: &Local, g: GRef) {
     let tick = local.tick.get().wrapping_add(1);
     local.tick.set(tick);
     let shared = &rt.workers[local.index];
@@ -45,17 +42,19 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
         unreachable!("goroutine {} scheduled after it finished", g.id)
     };
 
-    shared
-        .running
-        .store(&**g as *const Header as *mut Header, Relaxed);
-    set_current_g(Some(NonNull::from(&*g)));
-    let result = catch_unwind(AssertUnwindSafe(|| co.resume(WorkerRef(local))));
+    shared.running.store(g.as_ptr().as_ptr(), Relaxed);
+    set_current_g(Some(g.as_ptr()));
+    // `Main::run` catches every panic, so an unwind out of `resume` is a
+    // runtime bug; the guard turns it into an abort (free when not taken).
+    let guard = AbortOnUnwind;
+    let result = co.resume(WorkerRef(local));
+    std::mem::forget(guard);
     set_current_g(None);
     shared.running.store(std::ptr::null_mut(), Relaxed);
 
     match result {
-        Ok(CoroutineResult::Yield(Suspend::Yield)) => local.push_back(g),
-        Ok(CoroutineResult::Yield(Suspend::Park { deadline })) => {
+        CoroutineResult::Yield(Suspend::Yield) => local.push_back(g),
+        CoroutineResult::Yield(Suspend::Park { deadline }) => {
             if let Some(at) = deadline {
                 local.add_timer(rt, at, g.clone());
             }
@@ -63,12 +62,12 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
                 // Parked. The reference we hold now belongs to whoever wins
                 // the permit's PARKED -> NOTIFIED swap (see `unpark_g`); until
                 // then the goroutine keeps itself alive, as Go's do.
-                let _ = Arc::into_raw(g);
+                let _ = g.into_raw();
             } else {
                 local.push_back(g);
             }
         }
-        Ok(CoroutineResult::Return(())) => {
+        CoroutineResult::Return(()) => {
             let Body::Running(co) = std::mem::replace(body, Body::Done) else {
                 unreachable!()
             };
@@ -78,27 +77,29 @@ fn execute(rt: &Runtime, local: &Local, g: Arc<G>) {
             crate::spawn::goroutine_exited(shared);
             local.graveyard.borrow_mut().bury(g);
         }
-        Err(_) => {
-            // `Main::run` catches every panic, so this is a runtime bug.
-            eprintln!(
-                "fatal error: gofer: goroutine {} unwound into its scheduler",
-                g.id
-            );
-            std::process::abort();
-        }
+    }
+}
+
+/// Aborts the process if dropped during unwinding.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("fatal error: gofer: a goroutine unwound into its scheduler");
+        std::process::abort();
     }
 }
 
 /// Gives `g` a stack and a coroutine. On failure the goroutine is finished
 /// with an error for its joiner and `false` is returned.
-fn start(local: &Local, g: &Arc<G>, body: &mut Body) -> bool {
+fn start(local: &Local, g: &GRef, body: &mut Body) -> bool {
     let stack = match local.stacks.borrow_mut().get(g.stack_size) {
         Ok(stack) => stack,
         Err(e) => {
             let why = format!("goroutine {} could not start: {e}", g.id);
             eprintln!("gofer: {why}");
             *body = Body::Done;
-            g.main.abandon(why);
+            g.abandon_main(why);
             return false;
         }
     };
@@ -107,20 +108,20 @@ fn start(local: &Local, g: &Arc<G>, body: &mut Body) -> bool {
     // the owner is cleared before the stack goes back to the cache.
     unsafe { stack.set_owner(g.id.as_u64(), g.name.as_deref()) };
     g.home.store(local.index, Relaxed);
-    let gp = NonNull::from(&**g);
+    let gp = g.as_ptr();
     let co = Coroutine::with_stack(stack, move |y: &GYielder, _: WorkerRef| {
-        // SAFETY: the worker resuming us holds an `Arc<G>` for as long as
-        // this goroutine runs, so `gp` is valid here.
+        // SAFETY: the worker resuming us holds a `GRef` for as long as this
+        // goroutine runs, so `gp` is valid here.
         let g = unsafe { gp.as_ref() };
         g.set_yielder(y);
-        g.main.run();
+        g.run_main();
     });
     *body = Body::Running(co);
     true
 }
 
 /// Finds the next goroutine to run, sleeping until there is one.
-fn find_runnable(rt: &Runtime, local: &Local) -> Arc<G> {
+fn find_runnable(rt: &Runtime, local: &Local) -> GRef {
     loop {
         if let Some(g) = local.pop(rt) {
             return found(rt, local, g);
@@ -145,7 +146,7 @@ fn find_runnable(rt: &Runtime, local: &Local) -> Arc<G> {
 
 /// A spinner that found work stops spinning and, if it was the last one,
 /// wakes another so that the remaining work gets a thief too.
-fn found(rt: &Runtime, local: &Local, g: Arc<G>) -> Arc<G> {
+fn found(rt: &Runtime, local: &Local, g: GRef) -> GRef {
     if local.spinning.replace(false) && rt.idle.stop_spinning() {
         rt.wakep();
     }
@@ -154,7 +155,7 @@ fn found(rt: &Runtime, local: &Local, g: Arc<G>) -> Arc<G> {
 
 /// Steals half of some other worker's stealable queue (victims in random
 /// order), or a batch from the global queue.
-fn steal(rt: &Runtime, local: &Local) -> Option<Arc<G>> {
+fn steal(rt: &Runtime, local: &Local) -> Option<GRef> {
     let n = rt.workers.len();
     for _ in 0..4 {
         let mut retry = false;

@@ -13,8 +13,8 @@
 pub const DEFAULT_MAX_PREEMPTIONS: usize = 2;
 
 /// Explores every interleaving of `model`, like [`loom::model`], then
-/// prints how many executions that took and how long (visible with
-/// `--nocapture` or `RUST_TEST_NOCAPTURE=1`).
+/// prints how many executions that took and how long, under the calling
+/// test's name (visible with `--nocapture` or `RUST_TEST_NOCAPTURE=1`).
 ///
 /// Honours loom's environment variables (`LOOM_MAX_PREEMPTIONS`,
 /// `LOOM_MAX_BRANCHES`, ...); the preemption bound defaults to
@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_PREEMPTIONS: usize = 2;
 /// that prints the failing interleaving (set `LOOM_MAX_PREEMPTIONS` too
 /// then: `loom::model` reads only the environment).
 #[cfg(loom)]
-pub fn check<F>(name: &str, model: F)
+pub fn check<F>(model: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
@@ -49,8 +49,10 @@ where
     } else {
         builder.check(counted);
     }
+    let test = std::thread::current();
     eprintln!(
-        "loom: {name}: {} executions in {:.2?} (preemption bound {bound})",
+        "loom: {}: {} executions in {:.2?} (preemption bound {bound})",
+        test.name().unwrap_or("model"),
         executions.load(Relaxed),
         start.elapsed(),
     );

@@ -269,15 +269,15 @@ fn model(items: Items) {
 
 #[test]
 fn a_remote_submission_wakes_a_sleeping_worker() {
-    check("idle::one_remote_item", || model(Items::Remote(1)));
+    check(|| model(Items::Remote(1)));
 }
 
 #[test]
 fn two_remote_submissions_each_run_exactly_once() {
-    check("idle::two_remote_items", || model(Items::Remote(2)));
+    check(|| model(Items::Remote(2)));
 }
 
 #[test]
 fn work_a_worker_publishes_locally_is_run_by_its_owner_or_stolen() {
-    check("idle::local_spawn", || model(Items::RemoteThenLocalSpawn));
+    check(|| model(Items::RemoteThenLocalSpawn));
 }

@@ -21,7 +21,7 @@ use loom_tests::check;
 
 #[test]
 fn an_unpark_before_or_during_park_is_not_lost() {
-    check("parker::unpark_before_park", || {
+    check(|| {
         let parker = Arc::new(Parker::new());
         let unparker = {
             let parker = parker.clone();
@@ -35,7 +35,7 @@ fn an_unpark_before_or_during_park_is_not_lost() {
 
 #[test]
 fn unparks_from_two_threads_wake_a_thread_waiting_for_both() {
-    check("parker::two_unparkers", || {
+    check(|| {
         let parker = Arc::new(Parker::new());
         let arrived = Arc::new(AtomicUsize::new(0));
         let unparkers: Vec<_> = (0..2)
@@ -61,7 +61,7 @@ fn unparks_from_two_threads_wake_a_thread_waiting_for_both() {
 #[test]
 fn parking_in_a_loop_on_a_condition_sees_every_round() {
     const ROUNDS: usize = 2;
-    check("parker::park_loop_two_rounds", || {
+    check(|| {
         let parker = Arc::new(Parker::new());
         let cond = Arc::new(AtomicUsize::new(0));
         let waker = {

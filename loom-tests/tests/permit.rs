@@ -149,7 +149,7 @@ impl World {
 
 #[test]
 fn an_unpark_racing_with_park_resumes_the_goroutine_exactly_once() {
-    check("permit::unpark_races_with_park", || {
+    check(|| {
         let w = Arc::new(World::new());
         let unparker = {
             let w = w.clone();
@@ -171,7 +171,7 @@ fn an_unpark_racing_with_park_resumes_the_goroutine_exactly_once() {
 
 #[test]
 fn of_two_racing_unparks_at_most_one_schedules_the_goroutine() {
-    check("permit::two_unparkers", || {
+    check(|| {
         let w = Arc::new(World::new());
         let schedules = Arc::new(AtomicUsize::new(0));
         let unparkers: Vec<_> = (0..2)
@@ -201,7 +201,7 @@ fn of_two_racing_unparks_at_most_one_schedules_the_goroutine() {
 #[test]
 fn parking_in_a_loop_on_a_condition_sees_every_round() {
     const ROUNDS: usize = 2;
-    check("permit::park_loop_two_rounds", || {
+    check(|| {
         let w = Arc::new(World::new());
         let cond = Arc::new(AtomicUsize::new(0));
         let waker = {
@@ -247,7 +247,7 @@ fn park_blocking_thread(permit: &Permit, parker: &Parker) {
 
 #[test]
 fn a_goroutine_blocking_its_thread_is_woken_through_the_worker_parker() {
-    check("permit::blocking_path", || {
+    check(|| {
         let permit = Arc::new(Permit::new());
         // The worker's parker: the goroutine blocks the worker's thread on
         // it, and unrelated wakeups of that worker (inbox pushes for other

@@ -35,7 +35,7 @@
 //! ([`current_task_id`]) is the goroutine, not the thread: two goroutines
 //! that share a worker thread are different tasks.
 
-use crate::goroutine::{G, GRef, Suspend, current_g, current_ref};
+use crate::goroutine::{G, GRef, current_g, current_ref};
 use crate::sched::parker::Parker;
 use std::fmt;
 use std::sync::Arc;
@@ -199,7 +199,7 @@ fn park_goroutine(g: &G, deadline: Option<Instant>) {
         // Block the worker thread instead, until unparked.
         return park_blocking_thread(g, deadline);
     }
-    g.suspend(Suspend::Park { deadline });
+    g.suspend_parked(deadline);
     g.permit.after_wake();
     if deadline.is_some() {
         // Turns this park's timer entry stale.

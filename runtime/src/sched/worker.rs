@@ -3,7 +3,7 @@
 
 use super::Runtime;
 use super::processor::{Local, set_current_local};
-use crate::goroutine::{Body, GRef, GYielder, Suspend, WorkerRef, set_current_g};
+use crate::goroutine::{Body, GRef, GYielder, Suspend, set_current_g};
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_deque::{Steal, Worker as Deque};
 use std::sync::atomic::Ordering::*;
@@ -47,15 +47,15 @@ fn execute(rt: &Runtime, local: &Local, g: GRef) {
     // `Main::run` catches every panic, so an unwind out of `resume` is a
     // runtime bug; the guard turns it into an abort (free when not taken).
     let guard = AbortOnUnwind;
-    let result = co.resume(WorkerRef(local));
+    let result = co.resume(());
     std::mem::forget(guard);
     set_current_g(None);
     shared.running.store(std::ptr::null_mut(), Relaxed);
 
     match result {
         CoroutineResult::Yield(Suspend::Yield) => local.push_back(g),
-        CoroutineResult::Yield(Suspend::Park { deadline }) => {
-            if let Some(at) = deadline {
+        CoroutineResult::Yield(Suspend::Park) => {
+            if let Some(at) = g.take_park_deadline() {
                 local.add_timer(rt, at, g.clone());
             }
             if g.permit.commit() {
@@ -109,7 +109,7 @@ fn start(local: &Local, g: &GRef, body: &mut Body) -> bool {
     unsafe { stack.set_owner(g.id.as_u64(), g.name.as_deref()) };
     g.home.store(local.index, Relaxed);
     let gp = g.as_ptr();
-    let co = Coroutine::with_stack(stack, move |y: &GYielder, _: WorkerRef| {
+    let co = Coroutine::with_stack(stack, move |y: &GYielder, (): ()| {
         // SAFETY: the worker resuming us holds a `GRef` for as long as this
         // goroutine runs, so `gp` is valid here.
         let g = unsafe { gp.as_ref() };

@@ -47,9 +47,10 @@
 //!   per goroutine ([`Builder::migratable`]) or for all
 //!   ([`Config::allow_migration`]); the contract is written there.
 //! * The runtime's own code never reads thread-local state on both sides of
-//!   a suspension: the worker hands itself back as the value of `resume`,
-//!   and the two thread-locals it keeps are read through `#[inline(never)]`
-//!   accessors.
+//!   a suspension: goroutine code needs nothing of its worker after a
+//!   switch (a resume passes `()`), and the two thread-locals the runtime
+//!   keeps are read through `#[inline(never)]` accessors, so no caller can
+//!   keep a stale address in a register.
 //! * A goroutine never suspends while its thread is panicking (it blocks
 //!   the thread instead), so std's per-thread panic count stays right.
 //!

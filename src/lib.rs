@@ -1,4 +1,76 @@
-//! gofer: Go-style goroutines for Rust.
+//! gofer: Go-style M:N goroutines for Rust.
+//!
+//! Goroutines are stackful coroutines multiplexed onto a few OS worker
+//! threads (GOMAXPROCS of them) by a G/M/P scheduler. Code inside them is
+//! plain, sequential and blocking: when a goroutine waits — on another
+//! goroutine, a timer, a blocking call — it parks, and its worker runs
+//! other goroutines meanwhile.
+//!
+//! # A tour
+//!
+//! Spawn goroutines with [`go!`] (or [`spawn`] / [`Builder`]) and join
+//! them:
+//!
+//! ```
+//! use gofer::go;
+//!
+//! fn add(a: u64, b: u64) -> u64 { a + b }
+//!
+//! let h = go!(add(2, 3));               // Go's `go add(2, 3)`
+//! let c = go!(move || h.join().unwrap() * 10);
+//! assert_eq!(c.join().unwrap(), 50);
+//! ```
+//!
+//! Borrow from the caller with [`scope`], like `std::thread::scope`:
+//!
+//! ```
+//! let data = vec![1, 2, 3, 4];
+//! let (a, b) = data.split_at(2);
+//! let (sa, sb) = gofer::scope(|s| {
+//!     let ha = s.spawn(|| a.iter().sum::<i32>());
+//!     let hb = s.spawn(|| b.iter().sum::<i32>());
+//!     (ha.join().unwrap(), hb.join().unwrap())
+//! });
+//! assert_eq!(sa + sb, 10);
+//! ```
+//!
+//! Sleep, yield, and push blocking work off the worker:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let h = gofer::go!(|| {
+//!     gofer::sleep(Duration::from_millis(1));   // parks; the worker runs others
+//!     gofer::yield_now();
+//!     gofer::blocking(|| std::fs::read_dir(".").is_ok())  // runs on a pool thread
+//! });
+//! assert!(h.join().unwrap());
+//! ```
+//!
+//! Everything works from plain threads too: there a join, a sleep or a
+//! park blocks the thread. The runtime starts on first use; configure it
+//! before that with [`Config`] or the `GOFER_MAXPROCS` and
+//! `GOFER_STACK_SIZE` environment variables.
+//!
+//! # Soundness
+//!
+//! A goroutine that has started only ever resumes on the OS thread that
+//! started it; idle workers take over goroutines that have not started
+//! yet. That keeps thread-locals, `std::thread::current()` and std's
+//! per-thread panic state correct inside goroutines without asking you to
+//! audit your dependencies. Go-style migration of running goroutines is an
+//! `unsafe` opt-in: [`Builder::migratable`], [`Config::allow_migration`].
+//!
+//! Inside a goroutine, `std::thread::sleep`, std's `Mutex`/`Condvar`,
+//! `std::thread::park` and blocking std I/O block the *worker*, not just
+//! the goroutine: use gofer's own calls, or wrap the blocking call in
+//! [`blocking`].
+//!
+//! # Crates
+//!
+//! This facade re-exports `gofer-runtime` (scheduler, goroutines, parking).
+//! Channels (`gofer-chan`) and networking (`gofer-netpoll`) follow.
+
 pub use gofer_runtime::*;
 
 /// The README's examples, compiled and run as doctests.

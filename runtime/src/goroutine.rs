@@ -2,6 +2,7 @@
 //! one thread-local the runtime reads from goroutine code.
 
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
+use crate::park::WaitSlot;
 use crate::permit::Permit;
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
@@ -142,6 +143,8 @@ pub(crate) struct Header {
     /// Deadline of the park in progress; written by the goroutine before it
     /// suspends, read by its worker right after.
     park_deadline: Cell<Option<Instant>>,
+    /// Scratch state for the wait protocol the goroutine is in.
+    pub(crate) wait: WaitSlot,
 }
 
 // SAFETY: the fields that are not Sync are `body`, `yielder` and
@@ -199,6 +202,7 @@ impl GRef {
                 body: UnsafeCell::new(Body::Unstarted),
                 yielder: Cell::new(std::ptr::null()),
                 park_deadline: Cell::new(None),
+                wait: WaitSlot::default(),
             },
             main,
         });

@@ -39,7 +39,7 @@ use crate::goroutine::{G, GRef, current_g, current_ref};
 use crate::sched::parker::Parker;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 /// Identity of a task: a goroutine id, or a distinct id for each OS thread
@@ -72,31 +72,60 @@ impl fmt::Display for TaskId {
     }
 }
 
+/// Per-task state for wait protocols, in the task itself so that waiting
+/// allocates nothing (Go keeps the same in its G: `selectDone`, `param`).
+///
+/// A task waits in at most one primitive at a time, so one slot suffices;
+/// the primitive that starts a wait owns both words until the wait is over
+/// and resets them when it starts. `gofer-chan` uses `state` as the select
+/// word (0 = still waiting; whoever moves it away from 0 with a CAS decides
+/// how the wait ends) and `packet` to hand a message pointer to the waiter.
+#[derive(Debug, Default)]
+pub struct WaitSlot {
+    /// The outcome of the current wait; 0 while undecided.
+    pub state: AtomicUsize,
+    /// A pointer a waker hands to the waiting task.
+    pub packet: AtomicPtr<()>,
+}
+
+impl WaitSlot {
+    /// Resets the slot at the start of a wait.
+    pub fn reset(&self) {
+        self.state.store(0, Release);
+        self.packet.store(std::ptr::null_mut(), Release);
+    }
+}
+
 /// A plain thread as a task.
 struct ThreadTask {
     id: TaskId,
     parker: Parker,
+    wait: WaitSlot,
+}
+
+impl ThreadTask {
+    fn new() -> ThreadTask {
+        ThreadTask {
+            id: TaskId(THREAD_ID_BIT | NEXT_THREAD_TASK.fetch_add(1, Relaxed)),
+            parker: Parker::new(),
+            wait: WaitSlot::default(),
+        }
+    }
 }
 
 static NEXT_THREAD_TASK: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static THREAD_TASK: Arc<ThreadTask> = Arc::new(ThreadTask {
-        id: TaskId(THREAD_ID_BIT | NEXT_THREAD_TASK.fetch_add(1, Relaxed)),
-        parker: Parker::new(),
-    });
+    static THREAD_TASK: Arc<ThreadTask> = Arc::new(ThreadTask::new());
 }
 
 /// The calling thread's task. During thread-local destruction the cached
 /// one is gone; a fresh one still parks and unparks correctly because
 /// nothing else can hold it yet.
 fn thread_task() -> Arc<ThreadTask> {
-    THREAD_TASK.try_with(Arc::clone).unwrap_or_else(|_| {
-        Arc::new(ThreadTask {
-            id: TaskId(THREAD_ID_BIT | NEXT_THREAD_TASK.fetch_add(1, Relaxed)),
-            parker: Parker::new(),
-        })
-    })
+    THREAD_TASK
+        .try_with(Arc::clone)
+        .unwrap_or_else(|_| Arc::new(ThreadTask::new()))
 }
 
 /// A handle to a task that can unpark it from any thread.
@@ -138,6 +167,14 @@ impl Task {
     /// Is the task a goroutine?
     pub fn is_goroutine(&self) -> bool {
         matches!(self.0, Inner::Goroutine(_))
+    }
+
+    /// The task's [`WaitSlot`].
+    pub fn wait_slot(&self) -> &WaitSlot {
+        match &self.0 {
+            Inner::Goroutine(g) => &g.wait,
+            Inner::Thread(t) => &t.wait,
+        }
     }
 }
 

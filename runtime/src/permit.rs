@@ -42,7 +42,14 @@ pub struct Permit {
     state: AtomicU8,
 }
 
+impl Default for Permit {
+    fn default() -> Permit {
+        Permit::new()
+    }
+}
+
 impl Permit {
+    /// An empty permit: the goroutine is running, nobody unparked it.
     pub fn new() -> Permit {
         Permit {
             state: AtomicU8::new(EMPTY),

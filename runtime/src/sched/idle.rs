@@ -48,6 +48,7 @@ struct Sleepers {
 }
 
 impl Idle {
+    /// Bookkeeping for `nprocs` workers, all busy.
     pub fn new(nprocs: usize) -> Idle {
         Idle {
             nprocs,

@@ -30,7 +30,14 @@ pub struct Parker {
     cond: crate::loom::sync::Condvar,
 }
 
+impl Default for Parker {
+    fn default() -> Parker {
+        Parker::new()
+    }
+}
+
 impl Parker {
+    /// A parker without a permit.
     pub fn new() -> Parker {
         Parker {
             state: AtomicU32::new(EMPTY),
@@ -81,13 +88,19 @@ impl Parker {
         if self.state.fetch_sub(1, Acquire) == NOTIFIED {
             return;
         }
-        while self.state.load(Acquire) == PARKED {
+        // Consume the permit with a read-modify-write, as the futex loop
+        // does: a plain store of EMPTY could erase a second unpark that
+        // this thread never synchronised with (loom found exactly that).
+        while self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Acquire, Acquire)
+            .is_err()
+        {
             guard = match self.cond.wait(guard) {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
         }
-        self.state.store(EMPTY, Relaxed);
     }
 
     /// Makes a permit available, waking the owner if it sleeps.

@@ -105,7 +105,7 @@ impl Builder {
         Builder::default()
     }
 
-    /// Names the goroutine; the name shows in [`Goroutine::name`], in stack
+    /// Names the goroutine; the name shows in [`Goroutine::name`](crate::Goroutine::name), in stack
     /// overflow messages and in sysmon reports.
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(name.into());

@@ -152,3 +152,35 @@ fn goroutines_sharing_a_worker_have_different_task_ids() {
     ids.dedup();
     assert_eq!(ids.len(), 64);
 }
+
+/// A goroutine that parks while unwinding (a `Drop` that waits) must not
+/// switch stacks: std's panic count is per thread. It blocks its worker
+/// instead, and is still woken by an ordinary unpark.
+#[test]
+fn a_goroutine_parking_while_it_unwinds_blocks_its_thread_and_is_woken() {
+    struct WaitOnDrop(Arc<AtomicBool>, std::sync::mpsc::Sender<Task>);
+    impl Drop for WaitOnDrop {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking());
+            self.1.send(Task::current()).unwrap();
+            while !self.0.load(Ordering::Acquire) {
+                park();
+            }
+        }
+    }
+    let flag = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = flag.clone();
+    let h = gofer::spawn(move || {
+        let _guard = WaitOnDrop(f, tx);
+        panic!("unwinding through a parking drop");
+    });
+    let task = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(!h.is_finished(), "the drop is still waiting");
+    flag.store(true, Ordering::Release);
+    task.unpark();
+    assert!(h.join().is_err());
+    // Other goroutines run normally and see no panic in progress.
+    assert!(!gofer::spawn(std::thread::panicking).join().unwrap());
+}

@@ -1,0 +1,118 @@
+//! The waiting side of every blocking operation: a task, its select word,
+//! and its packet slot.
+//!
+//! A blocking send, receive or select registers the current task in the
+//! wait lists of the channels involved and parks. The task's select word
+//! (in its [`WaitSlot`](crate::rt::WaitSlot), so nothing is allocated) says
+//! how the wait ended; it starts at `Waiting`, and the first party to move
+//! it with a compare-and-swap decides: a peer that completes one of the
+//! registered operations (`Operation(id)`), a disconnect (`Disconnected`),
+//! or the waiter itself giving up (`Aborted`). Everyone else sees the CAS
+//! fail and moves on, so an operation is chosen at most once — Go's
+//! `selectDone`.
+
+use crate::rt::{self, Task, TaskId, WaitSlot};
+use crate::select::Selected;
+use crate::utils::Backoff;
+use std::sync::atomic::Ordering::*;
+use std::time::Instant;
+
+/// A handle to a waiting task; cheap to clone (a reference count).
+/// Public only because the `select!` machinery names it.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Context {
+    task: Task,
+}
+
+impl Context {
+    /// Runs `f` with a context for the calling task, reset to `Waiting`.
+    #[inline]
+    pub(crate) fn with<F, R>(f: F) -> R
+    where
+        F: FnOnce(&Context) -> R,
+    {
+        let cx = Context {
+            task: Task::current(),
+        };
+        cx.slot().reset();
+        f(&cx)
+    }
+
+    fn slot(&self) -> &WaitSlot {
+        self.task.wait_slot()
+    }
+
+    /// Tries to decide how the wait ends; on failure returns what was
+    /// decided instead.
+    #[inline]
+    pub(crate) fn try_select(&self, select: Selected) -> Result<(), Selected> {
+        self.slot()
+            .state
+            .compare_exchange(Selected::Waiting.into(), select.into(), AcqRel, Acquire)
+            .map(|_| ())
+            .map_err(Selected::from)
+    }
+
+    /// How the wait ended, or `Waiting`.
+    #[inline]
+    pub(crate) fn selected(&self) -> Selected {
+        Selected::from(self.slot().state.load(Acquire))
+    }
+
+    /// Hands a packet to the waiter; done by the peer that selected it.
+    #[inline]
+    pub(crate) fn store_packet(&self, packet: *mut ()) {
+        if !packet.is_null() {
+            self.slot().packet.store(packet, Release);
+        }
+    }
+
+    /// Waits for the packet of the peer that selected us. The peer stores
+    /// it right after its CAS, so this rarely spins.
+    pub(crate) fn wait_packet(&self) -> *mut () {
+        let backoff = Backoff::new();
+        loop {
+            let packet = self.slot().packet.load(Acquire);
+            if !packet.is_null() {
+                return packet;
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// Parks until the wait is decided or `deadline` passes; in the latter
+    /// case aborts it (unless decided meanwhile). Returns the decision.
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Selected {
+        loop {
+            let sel = self.selected();
+            if sel != Selected::Waiting {
+                return sel;
+            }
+            match deadline {
+                None => rt::park(),
+                Some(end) if Instant::now() < end => rt::park_deadline(end),
+                Some(_) => {
+                    return match self.try_select(Selected::Aborted) {
+                        Ok(()) => Selected::Aborted,
+                        Err(sel) => sel,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Wakes the waiting task (permit semantics: harmless if it no longer
+    /// waits).
+    #[inline]
+    pub(crate) fn unpark(&self) {
+        self.task.unpark();
+    }
+
+    /// Identity of the waiting task: a goroutine, not a thread, so two
+    /// goroutines sharing a worker thread can pair on a zero channel.
+    #[inline]
+    pub(crate) fn task_id(&self) -> TaskId {
+        self.task.id()
+    }
+}

@@ -1,0 +1,495 @@
+//! Zero-capacity channels: no buffer; a sender and a receiver meet.
+//!
+//! Everything happens under one mutex, which holds the wait lists of both
+//! sides. A message travels in a *packet*: a blocked sender offers one on
+//! its own stack holding the message; a blocked receiver offers an empty
+//! one on its stack; a task in `select` offers an empty one on the heap
+//! (it may be registered on several channels, and a select-sender has no
+//! message until it is chosen). Pairing:
+//!
+//! * the side that arrives second picks a waiter of the other side (the
+//!   CAS on the waiter's select word), and then moves the message into or
+//!   out of the waiter's packet after unlocking;
+//! * `ready` on the packet tells the party that owns a stack packet when
+//!   it may return (its packet is done with), and tells a heap packet's
+//!   reader when the select-sender has written;
+//! * a waiter never pairs with itself (the task-id check in the waker), so
+//!   one goroutine may `select!` both sending and receiving on one channel.
+//!
+//! Counts of waiters and the disconnect flag are mirrored in atomics so
+//! that a non-blocking operation that would fail — the `default` arm of a
+//! `select!` — takes no lock.
+
+use crate::context::Context;
+use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::select::{Operation, SelectHandle, Selected, Token};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::sync::{Mutex, MutexGuard, lock};
+use crate::utils::Backoff;
+use crate::waker::Waker;
+use std::cell::UnsafeCell;
+use std::marker::PhantomData;
+use std::time::Instant;
+
+/// The peer's packet an operation paired with (null: disconnected).
+#[derive(Debug)]
+pub(crate) struct ZeroToken(*mut ());
+
+impl Default for ZeroToken {
+    fn default() -> Self {
+        ZeroToken(std::ptr::null_mut())
+    }
+}
+
+/// Where a message meets its receiver.
+struct Packet<T> {
+    /// On the stack of a blocked sender or receiver (else: a select's box).
+    on_stack: bool,
+    /// The packet is finished with (see the module docs).
+    ready: AtomicBool,
+    msg: UnsafeCell<Option<T>>,
+}
+
+impl<T> Packet<T> {
+    fn empty_on_stack() -> Packet<T> {
+        Packet {
+            on_stack: true,
+            ready: AtomicBool::new(false),
+            msg: UnsafeCell::new(None),
+        }
+    }
+
+    fn empty_on_heap() -> Box<Packet<T>> {
+        Box::new(Packet {
+            on_stack: false,
+            ready: AtomicBool::new(false),
+            msg: UnsafeCell::new(None),
+        })
+    }
+
+    fn message_on_stack(msg: T) -> Packet<T> {
+        Packet {
+            on_stack: true,
+            ready: AtomicBool::new(false),
+            msg: UnsafeCell::new(Some(msg)),
+        }
+    }
+
+    /// Waits for the other party to finish with this packet. It has just
+    /// been picked, so this is a short wait — except for a select-sender's
+    /// packet, whose owner first has to be scheduled and evaluate its
+    /// message; a goroutine yields meanwhile rather than spin.
+    fn wait_ready(&self) {
+        let backoff = Backoff::new();
+        while !self.ready.load(Acquire) {
+            backoff.snooze();
+        }
+    }
+}
+
+struct Inner {
+    senders: Waker,
+    receivers: Waker,
+    is_disconnected: bool,
+}
+
+/// A zero-capacity channel.
+pub(crate) struct Channel<T> {
+    inner: Mutex<Inner>,
+    /// Mirrors of the number of registered senders/receivers and of
+    /// `is_disconnected`, written under the lock and read without it.
+    senders_waiting: AtomicUsize,
+    receivers_waiting: AtomicUsize,
+    disconnected: AtomicBool,
+    _marker: PhantomData<T>,
+}
+
+impl<T> Channel<T> {
+    pub(crate) fn new() -> Self {
+        Channel {
+            inner: Mutex::new(Inner {
+                senders: Waker::new(),
+                receivers: Waker::new(),
+                is_disconnected: false,
+            }),
+            senders_waiting: AtomicUsize::new(0),
+            receivers_waiting: AtomicUsize::new(0),
+            disconnected: AtomicBool::new(false),
+            _marker: PhantomData,
+        }
+    }
+
+    pub(crate) fn receiver(&self) -> Receiver<'_, T> {
+        Receiver(self)
+    }
+
+    pub(crate) fn sender(&self) -> Sender<'_, T> {
+        Sender(self)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
+    }
+
+    /// Refreshes the lock-free mirrors; call with the lock held.
+    fn mirror(&self, inner: &Inner) {
+        self.senders_waiting.store(inner.senders.len(), Release);
+        self.receivers_waiting.store(inner.receivers.len(), Release);
+    }
+
+    /// Could a send pair right now? Lock-free and exact when the answer is
+    /// "no waiting receiver and not disconnected".
+    fn send_might_proceed(&self) -> bool {
+        self.receivers_waiting.load(Acquire) != 0 || self.disconnected.load(Acquire)
+    }
+
+    fn recv_might_proceed(&self) -> bool {
+        self.senders_waiting.load(Acquire) != 0 || self.disconnected.load(Acquire)
+    }
+
+    /// Pairs with a waiting receiver. `true` if the caller may proceed (a
+    /// null packet means disconnected).
+    fn start_send(&self, token: &mut Token) -> bool {
+        if !self.send_might_proceed() {
+            return false;
+        }
+        let mut inner = self.lock();
+        if let Some(entry) = inner.receivers.try_select() {
+            self.mirror(&inner);
+            token.zero.0 = entry.packet;
+            true
+        } else if inner.is_disconnected {
+            token.zero.0 = std::ptr::null_mut();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Puts the message into the packet `start_send` paired with.
+    ///
+    /// # Safety
+    /// `token` was filled by a successful `start_send` or by `accept` on a
+    /// send operation of this channel.
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+        if token.zero.0.is_null() {
+            return Err(msg);
+        }
+        // SAFETY: the receiver that owns this packet waits for `ready`
+        // before touching it or returning, so it is alive and ours.
+        let packet = unsafe { &*(token.zero.0 as *const Packet<T>) };
+        // SAFETY: as above.
+        unsafe { packet.msg.get().write(Some(msg)) };
+        packet.ready.store(true, Release);
+        Ok(())
+    }
+
+    /// Pairs with a waiting sender.
+    fn start_recv(&self, token: &mut Token) -> bool {
+        if !self.recv_might_proceed() {
+            return false;
+        }
+        let mut inner = self.lock();
+        if let Some(entry) = inner.senders.try_select() {
+            self.mirror(&inner);
+            token.zero.0 = entry.packet;
+            true
+        } else if inner.is_disconnected {
+            token.zero.0 = std::ptr::null_mut();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes the message from the packet `start_recv` paired with.
+    ///
+    /// # Safety
+    /// `token` was filled by a successful `start_recv` or by `accept` on a
+    /// receive operation of this channel.
+    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        if token.zero.0.is_null() {
+            return Err(());
+        }
+        // SAFETY: the sender that owns a stack packet waits for `ready`
+        // before returning; a heap packet was handed to us to free.
+        let packet = unsafe { &*(token.zero.0 as *const Packet<T>) };
+        if packet.on_stack {
+            // A blocked sender: the message is there already.
+            // SAFETY: the sender does not touch its packet until `ready`.
+            let msg =
+                unsafe { (*packet.msg.get()).take() }.expect("a sender's packet without a message");
+            packet.ready.store(true, Release);
+            Ok(msg)
+        } else {
+            // A select-sender: wait until it writes, then free its box.
+            packet.wait_ready();
+            // SAFETY: `ready` means the sender is done with the packet.
+            let msg =
+                unsafe { (*packet.msg.get()).take() }.expect("a written packet without a message");
+            // SAFETY: heap packets come from `Box::into_raw` in `register`,
+            // and the reader that paired with one frees it.
+            drop(unsafe { Box::from_raw(token.zero.0 as *mut Packet<T>) });
+            Ok(msg)
+        }
+    }
+
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let token = &mut Token::default();
+        if self.start_send(token) {
+            // SAFETY: `start_send` succeeded.
+            unsafe { self.write(token, msg) }.map_err(TrySendError::Disconnected)
+        } else {
+            Err(TrySendError::Full(msg))
+        }
+    }
+
+    pub(crate) fn send(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let token = &mut Token::default();
+        let mut inner = self.lock();
+        if let Some(entry) = inner.receivers.try_select() {
+            self.mirror(&inner);
+            token.zero.0 = entry.packet;
+            drop(inner);
+            // SAFETY: we paired with a receiver's packet.
+            unsafe { self.write(token, msg) }
+                .ok()
+                .expect("paired with a null packet");
+            return Ok(());
+        }
+        if inner.is_disconnected {
+            return Err(SendTimeoutError::Disconnected(msg));
+        }
+        Context::with(|cx| {
+            let oper = Operation::hook(token);
+            let mut packet = Packet::<T>::message_on_stack(msg);
+            inner
+                .senders
+                .register_with_packet(oper, &mut packet as *mut Packet<T> as *mut (), cx);
+            self.mirror(&inner);
+            inner.receivers.notify();
+            drop(inner);
+
+            match cx.wait_until(deadline) {
+                Selected::Waiting => unreachable!("a wait returned undecided"),
+                sel @ (Selected::Aborted | Selected::Disconnected) => {
+                    let mut inner = self.lock();
+                    inner
+                        .senders
+                        .unregister(oper)
+                        .expect("sender entry vanished");
+                    self.mirror(&inner);
+                    drop(inner);
+                    let msg = packet.msg.get_mut().take().expect("our message is gone");
+                    if sel == Selected::Aborted {
+                        Err(SendTimeoutError::Timeout(msg))
+                    } else {
+                        Err(SendTimeoutError::Disconnected(msg))
+                    }
+                }
+                Selected::Operation(_) => {
+                    // A receiver took it; wait until it is done with our
+                    // packet before the stack frame goes away.
+                    packet.wait_ready();
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        let token = &mut Token::default();
+        if self.start_recv(token) {
+            // SAFETY: `start_recv` succeeded.
+            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let token = &mut Token::default();
+        let mut inner = self.lock();
+        if let Some(entry) = inner.senders.try_select() {
+            self.mirror(&inner);
+            token.zero.0 = entry.packet;
+            drop(inner);
+            // SAFETY: we paired with a sender's packet.
+            return unsafe { self.read(token) }.map_err(|()| RecvTimeoutError::Disconnected);
+        }
+        if inner.is_disconnected {
+            return Err(RecvTimeoutError::Disconnected);
+        }
+        Context::with(|cx| {
+            let oper = Operation::hook(token);
+            let mut packet = Packet::<T>::empty_on_stack();
+            inner.receivers.register_with_packet(
+                oper,
+                &mut packet as *mut Packet<T> as *mut (),
+                cx,
+            );
+            self.mirror(&inner);
+            inner.senders.notify();
+            drop(inner);
+
+            match cx.wait_until(deadline) {
+                Selected::Waiting => unreachable!("a wait returned undecided"),
+                sel @ (Selected::Aborted | Selected::Disconnected) => {
+                    let mut inner = self.lock();
+                    inner
+                        .receivers
+                        .unregister(oper)
+                        .expect("receiver entry vanished");
+                    self.mirror(&inner);
+                    if sel == Selected::Aborted {
+                        Err(RecvTimeoutError::Timeout)
+                    } else {
+                        Err(RecvTimeoutError::Disconnected)
+                    }
+                }
+                Selected::Operation(_) => {
+                    // A sender wrote into our packet (or is about to).
+                    packet.wait_ready();
+                    Ok(packet
+                        .msg
+                        .get_mut()
+                        .take()
+                        .expect("a written packet without a message"))
+                }
+            }
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        0
+    }
+
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        Some(0)
+    }
+
+    /// Marks the channel disconnected (or closed) and wakes everybody.
+    /// `true` if this call did it.
+    pub(crate) fn disconnect(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.is_disconnected {
+            return false;
+        }
+        inner.is_disconnected = true;
+        self.disconnected.store(true, Release);
+        inner.senders.disconnect();
+        inner.receivers.disconnect();
+        true
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        true
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        true
+    }
+}
+
+/// The receiving side, as a select handle.
+pub(crate) struct Receiver<'a, T>(&'a Channel<T>);
+
+/// The sending side, as a select handle.
+pub(crate) struct Sender<'a, T>(&'a Channel<T>);
+
+impl<T> SelectHandle for Receiver<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_recv(token)
+    }
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    fn register(&self, oper: Operation, cx: &Context) -> bool {
+        let packet = Box::into_raw(Packet::<T>::empty_on_heap());
+        let mut inner = self.0.lock();
+        inner
+            .receivers
+            .register_with_packet(oper, packet as *mut (), cx);
+        self.0.mirror(&inner);
+        inner.senders.notify();
+        inner.senders.can_select() || inner.is_disconnected
+    }
+    fn unregister(&self, oper: Operation) {
+        let mut inner = self.0.lock();
+        if let Some(entry) = inner.receivers.unregister(oper) {
+            self.0.mirror(&inner);
+            // SAFETY: nobody picked this entry, so its box was never handed
+            // to a writer; it came from `Box::into_raw` in `register`.
+            drop(unsafe { Box::from_raw(entry.packet as *mut Packet<T>) });
+        }
+    }
+    fn accept(&self, token: &mut Token, cx: &Context) -> bool {
+        token.zero.0 = cx.wait_packet();
+        true
+    }
+    fn is_ready(&self) -> bool {
+        if !self.0.recv_might_proceed() {
+            return false;
+        }
+        let inner = self.0.lock();
+        inner.senders.can_select() || inner.is_disconnected
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        let mut inner = self.0.lock();
+        inner.receivers.watch(oper, cx);
+        inner.senders.can_select() || inner.is_disconnected
+    }
+    fn unwatch(&self, oper: Operation) {
+        self.0.lock().receivers.unwatch(oper);
+    }
+}
+
+impl<T> SelectHandle for Sender<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_send(token)
+    }
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    fn register(&self, oper: Operation, cx: &Context) -> bool {
+        let packet = Box::into_raw(Packet::<T>::empty_on_heap());
+        let mut inner = self.0.lock();
+        inner
+            .senders
+            .register_with_packet(oper, packet as *mut (), cx);
+        self.0.mirror(&inner);
+        inner.receivers.notify();
+        inner.receivers.can_select() || inner.is_disconnected
+    }
+    fn unregister(&self, oper: Operation) {
+        let mut inner = self.0.lock();
+        if let Some(entry) = inner.senders.unregister(oper) {
+            self.0.mirror(&inner);
+            // SAFETY: as for the receiver.
+            drop(unsafe { Box::from_raw(entry.packet as *mut Packet<T>) });
+        }
+    }
+    fn accept(&self, token: &mut Token, cx: &Context) -> bool {
+        token.zero.0 = cx.wait_packet();
+        true
+    }
+    fn is_ready(&self) -> bool {
+        if !self.0.send_might_proceed() {
+            return false;
+        }
+        let inner = self.0.lock();
+        inner.receivers.can_select() || inner.is_disconnected
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        let mut inner = self.0.lock();
+        inner.senders.watch(oper, cx);
+        inner.receivers.can_select() || inner.is_disconnected
+    }
+    fn unwatch(&self, oper: Operation) {
+        self.0.lock().senders.unwatch(oper);
+    }
+}

@@ -1,0 +1,103 @@
+//! Small helpers: backing off in spin loops, and the per-thread random
+//! numbers `select` shuffles with.
+
+use crate::rt;
+use std::cell::Cell;
+use std::num::Wrapping;
+
+/// Step-wise backoff for spin loops that wait on another task.
+///
+/// On a plain thread it spins, doubling each time, and after a few steps
+/// yields the CPU, like crossbeam's. In a goroutine spinning is waste — the
+/// task being waited for may be queued on this very worker — so every step
+/// yields to the scheduler, and fewer steps are tried before parking.
+pub(crate) struct Backoff {
+    step: Cell<u32>,
+    goroutine: bool,
+}
+
+const SPIN_LIMIT: u32 = 6;
+const YIELD_LIMIT: u32 = 10;
+const GOROUTINE_LIMIT: u32 = 3;
+
+impl Backoff {
+    pub(crate) fn new() -> Backoff {
+        Backoff {
+            step: Cell::new(0),
+            goroutine: rt::in_goroutine(),
+        }
+    }
+
+    /// After a failed compare-and-swap: a short busy spin, never a yield
+    /// (the other party is in the middle of a few instructions).
+    pub(crate) fn spin(&self) {
+        let step = self.step.get().min(SPIN_LIMIT);
+        for _ in 0..1u32 << step {
+            std::hint::spin_loop();
+        }
+        if self.step.get() <= SPIN_LIMIT {
+            self.step.set(self.step.get() + 1);
+        }
+    }
+
+    /// While waiting for another task to make progress.
+    pub(crate) fn snooze(&self) {
+        let step = self.step.get();
+        if !self.goroutine && step <= SPIN_LIMIT {
+            for _ in 0..1u32 << step {
+                std::hint::spin_loop();
+            }
+        } else {
+            rt::relax();
+        }
+        if step <= YIELD_LIMIT {
+            self.step.set(step + 1);
+        }
+    }
+
+    /// Time to stop spinning and park.
+    pub(crate) fn is_completed(&self) -> bool {
+        let limit = if self.goroutine {
+            GOROUTINE_LIMIT
+        } else {
+            YIELD_LIMIT
+        };
+        self.step.get() > limit
+    }
+}
+
+thread_local! {
+    static RNG: Cell<Wrapping<u32>> = const { Cell::new(Wrapping(0)) };
+}
+
+/// A random number in `0..n`, from a per-thread xorshift generator.
+///
+/// Read and written within one call (never across a park), so a goroutine
+/// that moves between threads at most switches generators.
+pub(crate) fn random_below(n: u32) -> u32 {
+    RNG.with(|rng| {
+        let mut x = rng.get();
+        if x.0 == 0 {
+            // Seed from the cell's address: distinct per thread, never 0.
+            x = Wrapping((rng as *const _ as usize as u32) | 1) * Wrapping(0x9e37_79b9);
+        }
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        rng.set(x);
+        // Lemire's multiply-shift reduction to 0..n.
+        ((x.0 as u64 * n as u64) >> 32) as u32
+    })
+}
+
+/// Shuffles `v` uniformly (Fisher-Yates).
+pub(crate) fn shuffle<T>(v: &mut [T]) {
+    let len = v.len();
+    if len <= 1 {
+        return;
+    }
+    for i in 1..len {
+        let j = random_below(i as u32 + 1) as usize;
+        v.swap(i, j);
+    }
+}

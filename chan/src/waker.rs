@@ -1,0 +1,215 @@
+//! Wait lists: who is blocked on a channel, and how to wake them.
+//!
+//! A [`Waker`] holds two lists of entries, each an operation id plus the
+//! waiting task's context (and, for zero-capacity channels, a packet
+//! pointer). *Selectors* are tasks blocked in a send, receive or select
+//! that want one of their operations completed; *observers* are tasks in
+//! `Select::ready` that only want to hear that something became ready.
+//! [`SyncWaker`] wraps a `Waker` in a mutex plus an `is_empty` flag read
+//! without the lock, so that a send or receive with nobody to wake takes no
+//! lock at all.
+
+use crate::context::Context;
+use crate::select::{Operation, Selected};
+use crate::sync::atomic::{AtomicBool, Ordering::*};
+use crate::sync::{Mutex, lock, loom_fence};
+
+/// One waiting task, registered for one operation.
+pub(crate) struct Entry {
+    pub(crate) oper: Operation,
+    /// Zero-capacity channels: where the message is (or goes).
+    pub(crate) packet: *mut (),
+    pub(crate) cx: Context,
+}
+
+/// The wait lists of one side of a channel. Not synchronised.
+pub(crate) struct Waker {
+    selectors: Vec<Entry>,
+    observers: Vec<Entry>,
+}
+
+impl Waker {
+    pub(crate) fn new() -> Waker {
+        Waker {
+            selectors: Vec::new(),
+            observers: Vec::new(),
+        }
+    }
+
+    pub(crate) fn register(&mut self, oper: Operation, cx: &Context) {
+        self.register_with_packet(oper, std::ptr::null_mut(), cx);
+    }
+
+    pub(crate) fn register_with_packet(&mut self, oper: Operation, packet: *mut (), cx: &Context) {
+        self.selectors.push(Entry {
+            oper,
+            packet,
+            cx: cx.clone(),
+        });
+    }
+
+    /// Removes the entry for `oper`, if it is still there (a peer that
+    /// selected it has already removed it).
+    pub(crate) fn unregister(&mut self, oper: Operation) -> Option<Entry> {
+        let i = self.selectors.iter().position(|e| e.oper == oper)?;
+        Some(self.selectors.remove(i))
+    }
+
+    /// Picks the first waiter, other than the calling task, whose wait is
+    /// still undecided, decides it for its operation, hands over its packet
+    /// and wakes it. Entries of tasks already decided elsewhere are skipped
+    /// (they will unregister themselves).
+    pub(crate) fn try_select(&mut self) -> Option<Entry> {
+        if self.selectors.is_empty() {
+            return None;
+        }
+        let me = crate::rt::current_task_id();
+        let i = self.selectors.iter().position(|e| {
+            e.cx.task_id() != me && e.cx.try_select(Selected::Operation(e.oper)).is_ok()
+        })?;
+        let entry = self.selectors.remove(i);
+        entry.cx.store_packet(entry.packet);
+        entry.cx.unpark();
+        Some(entry)
+    }
+
+    /// Is some other task waiting whose wait is still undecided?
+    pub(crate) fn can_select(&self) -> bool {
+        if self.selectors.is_empty() {
+            return false;
+        }
+        let me = crate::rt::current_task_id();
+        self.selectors
+            .iter()
+            .any(|e| e.cx.task_id() != me && e.cx.selected() == Selected::Waiting)
+    }
+
+    pub(crate) fn watch(&mut self, oper: Operation, cx: &Context) {
+        self.observers.push(Entry {
+            oper,
+            packet: std::ptr::null_mut(),
+            cx: cx.clone(),
+        });
+    }
+
+    pub(crate) fn unwatch(&mut self, oper: Operation) {
+        self.observers.retain(|e| e.oper != oper);
+    }
+
+    /// Tells every observer that something became ready.
+    pub(crate) fn notify(&mut self) {
+        for entry in self.observers.drain(..) {
+            if entry.cx.try_select(Selected::Operation(entry.oper)).is_ok() {
+                entry.cx.unpark();
+            }
+        }
+    }
+
+    /// Wakes every waiter with `Disconnected`. Their entries stay: each
+    /// waiter unregisters itself (and takes back its packet, if any).
+    pub(crate) fn disconnect(&mut self) {
+        for entry in &self.selectors {
+            if entry.cx.try_select(Selected::Disconnected).is_ok() {
+                entry.cx.unpark();
+            }
+        }
+        self.notify();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.selectors.is_empty() && self.observers.is_empty()
+    }
+
+    /// Number of registered selectors.
+    pub(crate) fn len(&self) -> usize {
+        self.selectors.len()
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        debug_assert!(self.selectors.is_empty(), "a channel died with waiters");
+        debug_assert!(self.observers.is_empty(), "a channel died with observers");
+    }
+}
+
+/// A [`Waker`] behind a mutex, with a lock-free emptiness check.
+///
+/// The check is half of a store-buffering pair: a waiter stores
+/// `is_empty = false` (under the lock) and then re-checks the channel; a
+/// peer changes the channel and then loads `is_empty`. Both sides use
+/// `SeqCst` accesses — on the channel state too — so at least one of them
+/// sees the other: the peer finds the waiter, or the waiter finds the
+/// change and does not sleep.
+pub(crate) struct SyncWaker {
+    inner: Mutex<Waker>,
+    is_empty: AtomicBool,
+}
+
+impl SyncWaker {
+    pub(crate) fn new() -> SyncWaker {
+        SyncWaker {
+            inner: Mutex::new(Waker::new()),
+            is_empty: AtomicBool::new(true),
+        }
+    }
+
+    pub(crate) fn register(&self, oper: Operation, cx: &Context) {
+        let mut inner = lock(&self.inner);
+        inner.register(oper, cx);
+        self.is_empty.store(inner.is_empty(), SeqCst);
+        loom_fence();
+    }
+
+    pub(crate) fn unregister(&self, oper: Operation) -> Option<Entry> {
+        let mut inner = lock(&self.inner);
+        let entry = inner.unregister(oper);
+        self.is_empty.store(inner.is_empty(), SeqCst);
+        entry
+    }
+
+    /// Wakes one selector and every observer, if anybody waits.
+    #[inline]
+    pub(crate) fn notify(&self) {
+        loom_fence();
+        if !self.is_empty.load(SeqCst) {
+            self.notify_slow();
+        }
+    }
+
+    #[cold]
+    fn notify_slow(&self) {
+        let mut inner = lock(&self.inner);
+        if !self.is_empty.load(SeqCst) {
+            inner.try_select();
+            inner.notify();
+            self.is_empty.store(inner.is_empty(), SeqCst);
+        }
+    }
+
+    pub(crate) fn watch(&self, oper: Operation, cx: &Context) {
+        let mut inner = lock(&self.inner);
+        inner.watch(oper, cx);
+        self.is_empty.store(inner.is_empty(), SeqCst);
+        loom_fence();
+    }
+
+    pub(crate) fn unwatch(&self, oper: Operation) {
+        let mut inner = lock(&self.inner);
+        inner.unwatch(oper);
+        self.is_empty.store(inner.is_empty(), SeqCst);
+    }
+
+    /// Wakes everybody with `Disconnected`.
+    pub(crate) fn disconnect(&self) {
+        let mut inner = lock(&self.inner);
+        inner.disconnect();
+        self.is_empty.store(inner.is_empty(), SeqCst);
+    }
+}
+
+impl Drop for SyncWaker {
+    fn drop(&mut self) {
+        debug_assert!(self.is_empty.load(SeqCst), "a channel died with waiters");
+    }
+}

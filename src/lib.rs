@@ -68,10 +68,19 @@
 //!
 //! # Crates
 //!
-//! This facade re-exports `gofer-runtime` (scheduler, goroutines, parking).
-//! Channels (`gofer-chan`) and networking (`gofer-netpoll`) follow.
+//! This facade re-exports `gofer-runtime` (scheduler, goroutines, parking)
+//! at its root and `gofer-chan` as [`chan`] (plus [`select!`] at the root).
+//! Networking (`gofer-netpoll`) follows.
 
 pub use gofer_runtime::*;
+
+/// Channels and `select!`: crossbeam-channel's API with Go's semantics,
+/// parking goroutines instead of threads. See [`gofer_chan`].
+pub mod chan {
+    pub use gofer_chan::*;
+}
+
+pub use gofer_chan::{select, select_biased};
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -191,18 +191,17 @@ pub(crate) fn run_select(
             return Some((token, i, ptr));
         }
     }
+    if let Timeout::Now = timeout {
+        // A non-blocking select stops here: one pass over the handles,
+        // each of which answers "not ready" without taking a lock.
+        return None;
+    }
 
     loop {
         let chosen = Context::with(|cx| {
             let mut sel = Selected::Waiting;
             let mut registered = 0;
             let mut index_ready = None;
-
-            if let Timeout::Now = timeout {
-                // Register nowhere anyone could pick us: only readiness
-                // reported during registration counts.
-                let _ = cx.try_select(Selected::Aborted);
-            }
 
             for entry in handles.iter_mut() {
                 registered += 1;
@@ -226,7 +225,7 @@ pub(crate) fn run_select(
 
             if sel == Selected::Waiting {
                 let mut deadline = match timeout {
-                    Timeout::Now => unreachable!("a non-blocking select was left waiting"),
+                    Timeout::Now => unreachable!("handled before the loop"),
                     Timeout::Never => None,
                     Timeout::At(when) => Some(when),
                 };
@@ -271,14 +270,10 @@ pub(crate) fn run_select(
                 return Some((token, i, ptr));
             }
         }
-        match timeout {
-            Timeout::Now => return None,
-            Timeout::Never => {}
-            Timeout::At(when) => {
-                if Instant::now() >= when {
-                    return None;
-                }
-            }
+        if let Timeout::At(when) = timeout
+            && Instant::now() >= when
+        {
+            return None;
         }
     }
 }

@@ -21,6 +21,7 @@ use std::time::Instant;
 /// Public only because the `select!` machinery names it.
 #[doc(hidden)]
 #[derive(Clone)]
+#[repr(transparent)]
 pub struct Context {
     task: Task,
 }
@@ -32,11 +33,12 @@ impl Context {
     where
         F: FnOnce(&Context) -> R,
     {
-        let cx = Context {
-            task: Task::current(),
-        };
-        cx.slot().reset();
-        f(&cx)
+        Task::with_current(|task| {
+            // SAFETY: `Context` is a `repr(transparent)` wrapper of `Task`.
+            let cx = unsafe { &*(task as *const Task as *const Context) };
+            cx.slot().reset();
+            f(cx)
+        })
     }
 
     fn slot(&self) -> &WaitSlot {

@@ -93,6 +93,10 @@ mod mock {
             CURRENT.with(|t| t.clone())
         }
 
+        pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> R {
+            f(&Task::current())
+        }
+
         pub fn unpark(&self) {
             *self.0.notified.lock().unwrap() = true;
             self.0.cond.notify_one();

@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::select::{Operation, Selected};
 use crate::sync::atomic::{AtomicBool, Ordering::*};
 use crate::sync::{Mutex, lock, loom_fence};
+use std::collections::VecDeque;
 
 /// One waiting task, registered for one operation.
 pub(crate) struct Entry {
@@ -24,14 +25,15 @@ pub(crate) struct Entry {
 
 /// The wait lists of one side of a channel. Not synchronised.
 pub(crate) struct Waker {
-    selectors: Vec<Entry>,
+    /// FIFO: the longest waiter is picked first.
+    selectors: VecDeque<Entry>,
     observers: Vec<Entry>,
 }
 
 impl Waker {
     pub(crate) fn new() -> Waker {
         Waker {
-            selectors: Vec::new(),
+            selectors: VecDeque::new(),
             observers: Vec::new(),
         }
     }
@@ -41,7 +43,7 @@ impl Waker {
     }
 
     pub(crate) fn register_with_packet(&mut self, oper: Operation, packet: *mut (), cx: &Context) {
-        self.selectors.push(Entry {
+        self.selectors.push_back(Entry {
             oper,
             packet,
             cx: cx.clone(),
@@ -52,7 +54,11 @@ impl Waker {
     /// selected it has already removed it).
     pub(crate) fn unregister(&mut self, oper: Operation) -> Option<Entry> {
         let i = self.selectors.iter().position(|e| e.oper == oper)?;
-        Some(self.selectors.remove(i))
+        if i == 0 {
+            self.selectors.pop_front()
+        } else {
+            self.selectors.remove(i)
+        }
     }
 
     /// Picks the first waiter, other than the calling task, whose wait is
@@ -67,7 +73,12 @@ impl Waker {
         let i = self.selectors.iter().position(|e| {
             e.cx.task_id() != me && e.cx.try_select(Selected::Operation(e.oper)).is_ok()
         })?;
-        let entry = self.selectors.remove(i);
+        // Almost always the front: the longest waiter.
+        let entry = if i == 0 {
+            self.selectors.pop_front()?
+        } else {
+            self.selectors.remove(i)?
+        };
         entry.cx.store_packet(entry.packet);
         entry.cx.unpark();
         Some(entry)
@@ -97,7 +108,11 @@ impl Waker {
     }
 
     /// Tells every observer that something became ready.
+    #[inline]
     pub(crate) fn notify(&mut self) {
+        if self.observers.is_empty() {
+            return;
+        }
         for entry in self.observers.drain(..) {
             if entry.cx.try_select(Selected::Operation(entry.oper)).is_ok() {
                 entry.cx.unpark();

@@ -38,6 +38,8 @@
 use crate::goroutine::{G, GRef, current_g, current_ref};
 use crate::sched::parker::Parker;
 use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
@@ -144,6 +146,41 @@ impl Task {
         match current_ref() {
             Some(g) => Task(Inner::Goroutine(g)),
             None => Task(Inner::Thread(thread_task())),
+        }
+    }
+
+    /// Runs `f` with a handle to the calling task, borrowed: cheaper than
+    /// [`current`](Task::current) (no reference count is touched) when the
+    /// handle is only needed for the duration of the call. `f` may clone
+    /// it to keep one.
+    ///
+    /// ```
+    /// use gofer_runtime::park::{Task, current_task_id};
+    /// let id = Task::with_current(|t| t.id());
+    /// assert_eq!(id, current_task_id());
+    /// ```
+    pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> R {
+        match current_g() {
+            Some(g) => {
+                // SAFETY: the running goroutine is kept alive by its worker
+                // for as long as it runs, which covers this call; the
+                // `ManuallyDrop` never gives back the count it did not take.
+                let task = ManuallyDrop::new(Task(Inner::Goroutine(unsafe {
+                    GRef::from_raw(NonNull::from(g))
+                })));
+                f(&task)
+            }
+            None => match THREAD_TASK.try_with(|t| {
+                // SAFETY: the thread-local `Arc` outlives this call; the
+                // `ManuallyDrop` never gives back the count it did not take.
+                ManuallyDrop::new(Task(Inner::Thread(unsafe {
+                    Arc::from_raw(Arc::as_ptr(t))
+                })))
+            }) {
+                Ok(task) => f(&task),
+                // Thread-locals are being torn down: an owned fresh one.
+                Err(_) => f(&Task(Inner::Thread(Arc::new(ThreadTask::new())))),
+            },
         }
     }
 

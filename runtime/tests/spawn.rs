@@ -174,17 +174,29 @@ fn goroutine_ids_are_unique_and_current_matches() {
 
 #[test]
 fn num_goroutines_counts_parked_goroutines() {
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let rx = Arc::new(std::sync::Mutex::new(rx));
-    // These block their worker on a std channel, so keep it to a few.
-    let before = gofer::num_goroutines();
-    let r = rx.clone();
-    let h = gofer::spawn(move || {
-        let _ = r.lock().unwrap().recv();
-    });
-    assert!(gofer::num_goroutines() > before.saturating_sub(1));
-    drop(tx);
-    h.join().unwrap();
+    use gofer::park::{Task, park};
+    use std::sync::atomic::AtomicBool;
+    // Other tests run in this process too: only a lower bound is certain.
+    let release = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel::<Task>();
+    let hs: Vec<_> = (0..50)
+        .map(|_| {
+            let (release, tx) = (release.clone(), tx.clone());
+            gofer::spawn(move || {
+                tx.send(Task::current()).unwrap();
+                while !release.load(Ordering::Acquire) {
+                    park();
+                }
+            })
+        })
+        .collect();
+    let tasks: Vec<Task> = rx.iter().take(50).collect();
+    assert!(gofer::num_goroutines() >= 50, "{}", gofer::num_goroutines());
+    release.store(true, Ordering::Release);
+    tasks.iter().for_each(Task::unpark);
+    for h in hs {
+        h.join().unwrap();
+    }
 }
 
 fn square(x: u64) -> u64 {

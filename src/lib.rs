@@ -69,8 +69,8 @@
 //! # Crates
 //!
 //! This facade re-exports `gofer-runtime` (scheduler, goroutines, parking)
-//! at its root and `gofer-chan` as [`chan`] (plus [`select!`] at the root).
-//! Networking (`gofer-netpoll`) follows.
+//! at its root, `gofer-chan` as [`chan`] (plus [`select!`] at the root) and
+//! `gofer-netpoll` as [`net`].
 
 pub use gofer_runtime::*;
 
@@ -81,6 +81,13 @@ pub mod chan {
 }
 
 pub use gofer_chan::{select, select_biased};
+
+/// Blocking-style sockets that park goroutines: `TcpListener`, `TcpStream`,
+/// `UdpSocket` and the Unix-domain sockets, mirroring `std::net`. See
+/// [`gofer_netpoll`].
+pub mod net {
+    pub use gofer_netpoll::*;
+}
 
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

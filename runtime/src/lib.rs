@@ -130,6 +130,9 @@ mod control;
 #[cfg(not(loom))]
 mod goroutine;
 #[cfg(not(loom))]
+#[doc(hidden)]
+pub mod hooks;
+#[cfg(not(loom))]
 mod join;
 #[cfg(not(loom))]
 mod macros;
@@ -142,7 +145,7 @@ mod spawn;
 #[cfg(not(loom))]
 mod stack;
 #[cfg(not(loom))]
-pub mod sysmon;
+mod sysmon;
 #[cfg(not(loom))]
 mod timer;
 

@@ -46,7 +46,8 @@ static SERVICE_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// runtime is waiting, not deadlocked.
 static EXTERNAL_WAITS: AtomicUsize = AtomicUsize::new(0);
 
-/// Registers a runtime-owned service thread for the deadlock census.
+/// Counts a thread that gofer's own crates run (e.g. the netpoller) as
+/// known, for the deadlock census.
 pub fn register_service_thread() {
     SERVICE_THREADS.fetch_add(1, SeqCst);
 }

@@ -140,6 +140,11 @@ fn find_runnable(rt: &Runtime, local: &Local) -> GRef {
         {
             return found(rt, local, g);
         }
+        // Before sleeping, look for ready I/O ourselves: whatever it wakes
+        // may well be homed on this worker.
+        if crate::hooks::idle_poll() > 0 {
+            continue;
+        }
         sleep(rt, local);
     }
 }

@@ -1,0 +1,340 @@
+//! Readiness of one registered file descriptor, and waiting for it.
+//!
+//! Each registered descriptor gets a [`PollDesc`] from a slab that is never
+//! freed (as Go's `pollCache`): an epoll event carries the slot index and a
+//! generation number, so an event for a descriptor that has since been
+//! closed — and whose slot may already serve another one — is recognised
+//! by its stale generation and ignored, without any memory reclamation
+//! scheme.
+//!
+//! Per direction (read, write) a descriptor has a readiness sequence number
+//! and a list of waiting goroutines. An operation reads the sequence
+//! number, tries the system call, and on `EAGAIN` registers itself — under
+//! the list's lock, and only if the sequence number has not moved since —
+//! and parks. The poller bumps the number and wakes the list on every edge
+//! epoll reports. Whatever arrived after the system call therefore either
+//! moved the number before we registered (we retry at once) or finds us on
+//! the list. Plain threads instead wait in `poll(2)` on the descriptor.
+
+use gofer_runtime::park::{Task, in_goroutine, park, park_deadline};
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+/// Which way an operation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+/// One direction of a descriptor.
+struct Half {
+    seq: AtomicU64,
+    waiters: Mutex<Vec<Task>>,
+}
+
+impl Half {
+    const fn new() -> Half {
+        Half {
+            seq: AtomicU64::new(0),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn waiters(&self) -> MutexGuard<'_, Vec<Task>> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The poller saw an edge: bump the sequence and wake every waiter.
+    fn ready(&self) -> usize {
+        self.seq.fetch_add(1, Release);
+        let waiters = std::mem::take(&mut *self.waiters());
+        let n = waiters.len();
+        for t in waiters {
+            t.unpark();
+        }
+        n
+    }
+}
+
+/// The readiness state of one registered descriptor.
+pub(crate) struct PollDesc {
+    /// Bumped when the slot is freed; events carry the value they were
+    /// registered with.
+    generation: AtomicU32,
+    /// `close()` was called: operations fail instead of waiting.
+    closed: AtomicBool,
+    read: Half,
+    write: Half,
+}
+
+impl PollDesc {
+    const fn new() -> PollDesc {
+        PollDesc {
+            generation: AtomicU32::new(0),
+            closed: AtomicBool::new(false),
+            read: Half::new(),
+            write: Half::new(),
+        }
+    }
+
+    fn half(&self, dir: Dir) -> &Half {
+        match dir {
+            Dir::Read => &self.read,
+            Dir::Write => &self.write,
+        }
+    }
+
+    /// The poller reports readiness; returns how many tasks it woke.
+    pub(crate) fn ready(&self, read: bool, write: bool) -> usize {
+        let mut woken = 0;
+        if read {
+            woken += self.read.ready();
+        }
+        if write {
+            woken += self.write.ready();
+        }
+        woken
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Acquire)
+    }
+
+    /// Marks the descriptor closed and wakes everybody waiting on it.
+    pub(crate) fn close(&self) -> bool {
+        if self.closed.swap(true, AcqRel) {
+            return false;
+        }
+        self.ready(true, true);
+        true
+    }
+
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation.load(Acquire)
+    }
+}
+
+// ---- the slab ---------------------------------------------------------
+
+const CHUNK: usize = 1024;
+const MAX_CHUNKS: usize = 4096;
+
+/// Never-freed storage for poll descriptors (see the module docs).
+struct Slab {
+    chunks: [AtomicPtr<PollDesc>; MAX_CHUNKS],
+    free: Mutex<Vec<u32>>,
+    next: AtomicU32,
+}
+
+static SLAB: Slab = Slab {
+    chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
+    free: Mutex::new(Vec::new()),
+    next: AtomicU32::new(0),
+};
+
+impl Slab {
+    fn alloc(&self) -> io::Result<u32> {
+        if let Some(i) = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(i);
+        }
+        let i = self.next.fetch_add(1, Relaxed);
+        let (chunk, _) = (i as usize / CHUNK, i as usize % CHUNK);
+        if chunk >= MAX_CHUNKS {
+            self.next.fetch_sub(1, Relaxed);
+            return Err(io::Error::other(format!(
+                "gofer: more than {} sockets registered with the netpoller at once",
+                CHUNK * MAX_CHUNKS
+            )));
+        }
+        if self.chunks[chunk].load(Acquire).is_null() {
+            let fresh: Box<[PollDesc]> = (0..CHUNK).map(|_| PollDesc::new()).collect();
+            let fresh = Box::into_raw(fresh) as *mut PollDesc;
+            if self.chunks[chunk]
+                .compare_exchange(std::ptr::null_mut(), fresh, AcqRel, Acquire)
+                .is_err()
+            {
+                // Another thread installed it first.
+                // SAFETY: `fresh` came from `Box::into_raw` just above and
+                // was never shared.
+                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(fresh, CHUNK)) });
+            }
+        }
+        Ok(i)
+    }
+
+    /// The descriptor in slot `i`, if that slot was ever allocated.
+    fn get(&self, i: u32) -> Option<&'static PollDesc> {
+        let (chunk, offset) = (i as usize / CHUNK, i as usize % CHUNK);
+        let base = self.chunks.get(chunk)?.load(Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: chunks are `CHUNK` descriptors long and never freed.
+        Some(unsafe { &*base.add(offset) })
+    }
+
+    fn release(&self, i: u32) {
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(i);
+    }
+}
+
+/// The poll descriptor for `token`, unless the token is stale.
+pub(crate) fn lookup(token: u64) -> Option<&'static PollDesc> {
+    let (index, generation) = (token as u32, (token >> 32) as u32);
+    let pd = SLAB.get(index)?;
+    (pd.generation() == generation).then_some(pd)
+}
+
+/// An owned registration of a descriptor with the poller: a slab slot,
+/// registered with epoll under a token that names slot and generation.
+pub(crate) struct Registration {
+    index: u32,
+    pd: &'static PollDesc,
+    fd: RawFd,
+}
+
+impl Registration {
+    /// Registers `fd` (edge-triggered, both directions, once for its life).
+    pub(crate) fn new(fd: RawFd) -> io::Result<Registration> {
+        let index = SLAB.alloc()?;
+        let pd = SLAB.get(index).expect("allocated slot");
+        pd.closed.store(false, Release);
+        let token = (u64::from(pd.generation()) << 32) | u64::from(index);
+        if let Err(e) = crate::poller::register(fd, token) {
+            SLAB.release(index);
+            return Err(e);
+        }
+        Ok(Registration { index, pd, fd })
+    }
+
+    pub(crate) fn pd(&self) -> &'static PollDesc {
+        self.pd
+    }
+
+    /// Runs `op` until it does something other than `WouldBlock`, waiting
+    /// for readiness in `dir` in between (until `deadline`, if any).
+    pub(crate) fn io<T>(
+        &self,
+        dir: Dir,
+        deadline: Option<Instant>,
+        mut op: impl FnMut() -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            if self.pd.is_closed() {
+                return Err(closed_error());
+            }
+            let seen = self.pd.half(dir).seq.load(Acquire);
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+            if in_goroutine() {
+                self.wait_goroutine(dir, seen, deadline)?;
+            } else {
+                wait_thread(self.pd, dir, self.fd, deadline)?;
+            }
+        }
+    }
+
+    fn wait_goroutine(&self, dir: Dir, seen: u64, deadline: Option<Instant>) -> io::Result<()> {
+        let half = self.pd.half(dir);
+        let me = Task::current();
+        {
+            let mut waiters = half.waiters();
+            if half.seq.load(Acquire) != seen || self.pd.is_closed() {
+                return Ok(());
+            }
+            waiters.push(me.clone());
+        }
+        // While we wait for the fd, the runtime is not deadlocked.
+        let _waiting = gofer_runtime::hooks::external_wait();
+        loop {
+            if half.seq.load(Acquire) != seen || self.pd.is_closed() {
+                return Ok(());
+            }
+            match deadline {
+                None => park(),
+                Some(d) if Instant::now() < d => park_deadline(d),
+                Some(_) => {
+                    let mut waiters = half.waiters();
+                    if half.seq.load(Acquire) != seen {
+                        return Ok(()); // became ready just in time
+                    }
+                    let id = me.id();
+                    waiters.retain(|t| t.id() != id);
+                    return Err(timed_out());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        crate::poller::deregister(self.fd);
+        // Make events still in flight for this slot stale, wake anybody
+        // left waiting, and give the slot back.
+        self.pd.generation.fetch_add(1, AcqRel);
+        self.pd.close();
+        SLAB.release(self.index);
+    }
+}
+
+/// A plain thread waits in `poll(2)`, in slices so that it also notices
+/// `close()`.
+fn wait_thread(pd: &PollDesc, dir: Dir, fd: RawFd, deadline: Option<Instant>) -> io::Result<()> {
+    const SLICE_MS: i32 = 100;
+    let events = match dir {
+        Dir::Read => libc::POLLIN | libc::POLLRDHUP,
+        Dir::Write => libc::POLLOUT,
+    };
+    loop {
+        if pd.is_closed() {
+            return Ok(()); // the caller reports it
+        }
+        let ms = match deadline {
+            None => SLICE_MS,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(timed_out());
+                }
+                (left.as_micros().div_ceil(1000)).min(SLICE_MS as u128) as i32
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The error an operation gets once its socket was closed (also by
+/// another goroutine while it waited).
+pub(crate) fn closed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "gofer: use of a closed socket",
+    )
+}
+
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "gofer: the operation timed out")
+}

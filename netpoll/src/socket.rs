@@ -1,0 +1,190 @@
+//! A registered non-blocking socket: the std socket, its poller
+//! registration, and its timeouts and deadlines. Every socket type in this
+//! crate wraps one of these (behind an `Arc`, so `try_clone` shares it).
+
+use crate::fd::{Dir, Registration, closed_error};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::time::{Duration, Instant};
+
+/// A time base for storing deadlines in atomics.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// `Option<Instant>` as nanoseconds since `epoch()` plus one (0 = none).
+fn encode(t: Option<Instant>) -> u64 {
+    match t {
+        None => 0,
+        Some(t) => (t.saturating_duration_since(epoch()).as_nanos() as u64).saturating_add(1),
+    }
+}
+
+fn decode(v: u64) -> Option<Instant> {
+    (v != 0).then(|| epoch() + Duration::from_nanos(v - 1))
+}
+
+pub(crate) struct Socket<S: AsRawFd> {
+    io: S,
+    reg: Registration,
+    /// Per-operation timeouts (std's `set_read_timeout`), in nanoseconds;
+    /// 0 = none.
+    timeouts: [AtomicU64; 2],
+    /// Absolute deadlines (Go's `SetReadDeadline`), encoded as above.
+    deadlines: [AtomicU64; 2],
+}
+
+fn slot(dir: Dir) -> usize {
+    match dir {
+        Dir::Read => 0,
+        Dir::Write => 1,
+    }
+}
+
+impl<S: AsRawFd> Socket<S> {
+    /// Wraps `io`, which must already be in non-blocking mode.
+    pub(crate) fn new(io: S) -> io::Result<Socket<S>> {
+        let reg = Registration::new(io.as_raw_fd())?;
+        Ok(Socket {
+            io,
+            reg,
+            timeouts: [AtomicU64::new(0), AtomicU64::new(0)],
+            deadlines: [AtomicU64::new(0), AtomicU64::new(0)],
+        })
+    }
+
+    pub(crate) fn get(&self) -> &S {
+        &self.io
+    }
+
+    pub(crate) fn into_inner(self) -> S {
+        self.io
+    }
+
+    /// Runs a read-side operation, waiting for readability on `EAGAIN`.
+    pub(crate) fn read<T>(&self, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
+        let deadline = self.deadline(Dir::Read);
+        self.reg.io(Dir::Read, deadline, || op(&self.io))
+    }
+
+    /// Runs a write-side operation, waiting for writability on `EAGAIN`.
+    pub(crate) fn write<T>(&self, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
+        let deadline = self.deadline(Dir::Write);
+        self.reg.io(Dir::Write, deadline, || op(&self.io))
+    }
+
+    /// The earlier of the deadline and now + the timeout.
+    fn deadline(&self, dir: Dir) -> Option<Instant> {
+        let i = slot(dir);
+        let deadline = decode(self.deadlines[i].load(Acquire));
+        let timeout = match self.timeouts[i].load(Acquire) {
+            0 => None,
+            ns => Instant::now().checked_add(Duration::from_nanos(ns)),
+        };
+        match (deadline, timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// std's rule: `Some(Duration::ZERO)` is an error.
+    pub(crate) fn set_timeout(&self, dir: Dir, t: Option<Duration>) -> io::Result<()> {
+        let ns = match t {
+            None => 0,
+            Some(d) if d.is_zero() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "cannot set a 0 duration timeout",
+                ));
+            }
+            Some(d) => u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).max(1),
+        };
+        self.timeouts[slot(dir)].store(ns, Release);
+        Ok(())
+    }
+
+    pub(crate) fn timeout(&self, dir: Dir) -> Option<Duration> {
+        match self.timeouts[slot(dir)].load(Acquire) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
+    }
+
+    /// Go's deadlines: operations in `dir` fail with `TimedOut` once
+    /// `deadline` has passed (`None` clears it). Applies to operations
+    /// already waiting too, from their next wakeup on.
+    pub(crate) fn set_deadline(&self, dir: Dir, deadline: Option<Instant>) {
+        self.deadlines[slot(dir)].store(encode(deadline), Release);
+    }
+
+    /// Closes the socket for everybody sharing it: operations in progress
+    /// wake with an error, later ones fail at once, and the connection is
+    /// shut down (the peer sees end-of-stream). The descriptor itself is
+    /// closed when the last handle is dropped. `true` if this call did it.
+    pub(crate) fn close(&self) -> bool {
+        // Mark it closed (waking parked goroutines) before shutting down,
+        // so that whoever the shutdown's readiness wakes sees "closed"
+        // rather than an ordinary end of stream.
+        let first = self.reg.pd().close();
+        // The shutdown wakes threads blocked in poll(2), and the peer.
+        // SAFETY: a valid descriptor; errors (not connected, a listener
+        // on some kernels) are irrelevant here.
+        unsafe { libc::shutdown(self.io.as_raw_fd(), libc::SHUT_RDWR) };
+        first
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.reg.pd().is_closed()
+    }
+
+    /// Fails if the socket was closed.
+    pub(crate) fn check_open(&self) -> io::Result<()> {
+        if self.is_closed() {
+            Err(closed_error())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Resolves an address the way std does, without blocking a worker:
+/// inside a goroutine, name resolution (which may block in the system
+/// resolver) runs on the blocking pool.
+pub(crate) fn resolve<A>(addr: A) -> io::Result<Vec<std::net::SocketAddr>>
+where
+    A: std::net::ToSocketAddrs + Send,
+{
+    let lookup = move || addr.to_socket_addrs().map(|it| it.collect::<Vec<_>>());
+    let addrs = gofer_runtime::blocking(lookup)?;
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Tries `f` on each address in turn, returning the first success or the
+/// last error (std's rule for `bind` and `connect`).
+pub(crate) fn each_addr<T>(
+    addrs: &[std::net::SocketAddr],
+    mut f: impl FnMut(&std::net::SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addrs {
+        match f(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any addresses",
+        )
+    }))
+}

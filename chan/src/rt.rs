@@ -133,8 +133,10 @@ mod mock {
         park()
     }
 
+    /// Every loom thread counts as a goroutine, so spin-waits yield at
+    /// every step: that keeps models small (loom explores each spin).
     pub fn in_goroutine() -> bool {
-        false
+        true
     }
 
     pub fn current_task_id() -> TaskId {

@@ -71,6 +71,7 @@ thread_local! {
 }
 
 /// A random number in `0..n`, from a per-thread xorshift generator.
+#[cfg_attr(loom, allow(dead_code))]
 ///
 /// Read and written within one call (never across a park), so a goroutine
 /// that moves between threads at most switches generators.
@@ -90,7 +91,14 @@ pub(crate) fn random_below(n: u32) -> u32 {
     })
 }
 
+/// Shuffles `v` uniformly (Fisher-Yates). Under loom it does nothing: the
+/// thread-local generator is outside loom's control, so a shuffle would
+/// make executions irreproducible; models see the biased order instead.
+#[cfg(loom)]
+pub(crate) fn shuffle<T>(_v: &mut [T]) {}
+
 /// Shuffles `v` uniformly (Fisher-Yates).
+#[cfg(not(loom))]
 pub(crate) fn shuffle<T>(v: &mut [T]) {
     let len = v.len();
     if len <= 1 {

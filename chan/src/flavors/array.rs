@@ -150,7 +150,11 @@ impl<T> Channel<T> {
                 if head.wrapping_add(self.one_lap) == tail {
                     return false;
                 }
-                backoff.spin();
+                // A receiver claimed it and has not marked it free yet. It
+                // may be a select that is still running user code before it
+                // completes, possibly parked on this very worker: yield, do
+                // not just spin.
+                backoff.snooze();
                 tail = self.tail.load(Relaxed);
             } else {
                 // Another sender claimed it and is writing: wait.
@@ -216,7 +220,9 @@ impl<T> Channel<T> {
                     }
                     return false;
                 }
-                backoff.spin();
+                // A sender claimed it and has not written yet (possibly a
+                // select still evaluating its message): yield, as above.
+                backoff.snooze();
                 head = self.head.load(Relaxed);
             } else {
                 // Another receiver claimed it and is reading: wait.

@@ -1,0 +1,195 @@
+//! Models of the blocking send/receive wakeup of the buffered channels
+//! (`chan/src/flavors/array.rs` for `bounded(n > 0)`, `flavors/list.rs`
+//! for `unbounded()`, and `SyncWaker` in `waker.rs`): a task that finds the
+//! channel empty (or full) spins briefly, then *registers* in the wait
+//! list, *re-checks* the channel, and only then *parks*; its peer changes
+//! the channel, then reads the wait list's `is_empty` flag without the
+//! lock, and wakes a waiter only if there is one.
+//!
+//! The models drive gofer-chan's public API: under `--cfg loom` the crate
+//! compiles against loom's atomics and locks, and its runtime hooks
+//! (park/unpark, the current task) are a loom double (`chan/src/rt.rs`).
+//!
+//! If a property here failed, the register/re-check/notify handshake would
+//! have a window in which the peer's change and the waiter's registration
+//! miss each other: the waiter sleeps forever next to a message it could
+//! take, or room it could use (loom reports a deadlock). A failed assert
+//! means a message was lost, duplicated or reordered.
+//!
+//! Each model is checked from several starting schedules ([`sweep`]):
+//!
+//! * the peer `0..=6` turns late: the waiter yields a few times in its
+//!   optimistic spin before it registers (4 times with `utils.rs`'s
+//!   `Backoff`), and each yield hands the peer the CPU; with a preemption
+//!   bound of 2 loom cannot hold the peer back through all of them, so
+//!   without a late peer the register/re-check window is never reached
+//!   (checked: dropping the re-check from `array.rs` `recv` then passes);
+//! * the main thread `1..=2` turns late, so the spawned thread runs first:
+//!   loom's partial-order reduction remembers only the last access to each
+//!   atomic, so when a thread loads a word and then CASes it (every
+//!   `start_send`), an earlier load by another thread is forgotten and the
+//!   orders where the CAS comes first are never tried (loom#392, loom#166;
+//!   a `try_recv` racing a `send` runs 1 execution from the default start).
+#![cfg(loom)]
+
+use gofer_chan::{Receiver, Sender, TryRecvError, bounded, unbounded};
+use loom::thread;
+use loom_tests::check;
+
+/// The main thread blocks in `recv` while a spawned thread sends one
+/// message: it is received exactly once.
+fn recv_vs_send(make: fn() -> (Sender<u32>, Receiver<u32>)) {
+    sweep(2, 6, move |late| {
+        let (s, r) = make();
+        let sender = thread::spawn(move || {
+            late.peer();
+            s.send(7).unwrap();
+            s
+        });
+        late.main();
+        assert_eq!(r.recv(), Ok(7));
+        let s = sender.join().unwrap();
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        drop(s);
+    });
+}
+
+#[test]
+
+fn a_blocking_recv_on_bounded_one_is_woken_by_a_send() {
+    recv_vs_send(|| bounded(1));
+}
+
+#[test]
+fn a_blocking_recv_on_unbounded_is_woken_by_a_send() {
+    recv_vs_send(unbounded);
+}
+
+/// The main thread blocks in `send` on a full `bounded(1)` while a
+/// spawned thread receives: both messages arrive, once each, in order.
+#[test]
+
+fn a_blocking_send_on_a_full_bounded_one_is_woken_by_a_recv() {
+    sweep(2, 6, |late| {
+        let (s, r) = bounded(1);
+        s.try_send(1u32).unwrap(); // full
+        let receiver = thread::spawn(move || {
+            late.peer();
+            assert_eq!(r.recv(), Ok(1));
+            assert_eq!(r.recv(), Ok(2));
+            r
+        });
+        late.main();
+        s.send(2).unwrap();
+        let r = receiver.join().unwrap();
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+/// A spawned thread sends two messages through `bounded(1)`, so its second
+/// send waits for room, while the main thread receives both, possibly
+/// blocking on each: they arrive once each, in order.
+#[test]
+
+fn two_messages_through_a_bounded_one_arrive_once_each_in_order() {
+    sweep(2, 6, |late| {
+        let (s, r) = bounded(1);
+        let sender = thread::spawn(move || {
+            late.peer();
+            s.send(1u32).unwrap();
+            s.send(2).unwrap();
+            s
+        });
+        late.main();
+        assert_eq!(r.recv(), Ok(1));
+        assert_eq!(r.recv(), Ok(2));
+        let s = sender.join().unwrap();
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        drop(s);
+    });
+}
+
+/// Two senders race one receiver on `unbounded()`; each message arrives
+/// exactly once. (A `bounded(1)` version cannot be checked: while one
+/// sender is preempted between claiming the only slot and publishing it,
+/// the other sender and the receiver both wait for it, yielding, and loom
+/// lets two yielding threads hand the CPU to each other forever without
+/// charging a preemption.)
+#[test]
+fn two_senders_on_unbounded_each_deliver_exactly_once() {
+    sweep(1, 0, |late| {
+        let (s, r) = unbounded();
+        let senders: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|v| {
+                let s = s.clone();
+                thread::spawn(move || {
+                    late.peer();
+                    s.send(v).unwrap();
+                })
+            })
+            .collect();
+        late.main();
+        let a: u32 = r.recv().unwrap();
+        let b = r.recv().unwrap();
+        assert!(matches!((a, b), (1, 2) | (2, 1)), "received {a} and {b}");
+        for t in senders {
+            t.join().unwrap();
+        }
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        drop(s);
+    });
+}
+
+// ---- starting schedules (the same helper is in each chan_*.rs) ----------
+
+/// How many scheduler turns late the main thread and the spawned threads
+/// start their part of a model.
+#[derive(Clone, Copy, Debug)]
+struct Late {
+    main: usize,
+    peer: usize,
+}
+
+impl Late {
+    fn main(&self) {
+        late(self.main);
+    }
+
+    fn peer(&self) {
+        late(self.peer);
+    }
+}
+
+fn late(turns: usize) {
+    for _ in 0..turns {
+        thread::yield_now();
+    }
+}
+
+/// Checks `model` from several starting schedules: with the main thread
+/// `1..=main` turns late (the spawned threads run first), and with the
+/// spawned threads `0..=peer` turns late. Each run prints its execution
+/// count under `test name [main+m peer+p]`.
+fn sweep<F>(main: usize, peer: usize, model: F)
+where
+    F: Fn(Late) + Clone + Send + Sync + 'static,
+{
+    let test = std::thread::current().name().unwrap_or("model").to_owned();
+    let starts = (1..=main)
+        .map(|m| Late { main: m, peer: 0 })
+        .chain((0..=peer).map(|p| Late { main: 0, peer: p }));
+    for start in starts {
+        let model = model.clone();
+        let name = format!("{test} [main+{} peer+{}]", start.main, start.peer);
+        // A named thread, so `check` reports which start this was.
+        let run = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || check(move || model(start)))
+            .expect("spawn a model thread")
+            .join();
+        if let Err(panic) = run {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}

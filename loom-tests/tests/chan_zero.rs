@@ -1,0 +1,219 @@
+//! Models of rendezvous pairing on a zero-capacity channel
+//! (`chan/src/flavors/zero.rs`): under the channel lock, the side that
+//! arrives second picks a waiter of the other side with one CAS on the
+//! waiter's select word (`Waker::try_select` in `waker.rs`), hands it the
+//! packet and unparks it; the message then moves through the packet after
+//! the lock is released — on the stack of a blocked sender or receiver, on
+//! the heap for a task in `select!` — and `ready` says when the packet's
+//! owner may let it go. A task never pairs with its own entry (the task-id
+//! check in `Waker::try_select`/`can_select`).
+//!
+//! If a property here failed, a rendezvous would lose or duplicate its
+//! message or take it from a packet not yet written (a failed assert, or
+//! the `expect` in `zero.rs` that a packet holds a message), leave both
+//! sides asleep (loom reports a deadlock), or let one task in `select!`
+//! pair its own send with its own receive (Go's `test_self_select`: the
+//! two selecting tasks must pair with each other; broken, the select sees
+//! its own entry as ready and retries forever, which loom reports as
+//! exceeding its branch limit).
+//!
+//! Every multi-arm select here is `select_biased!`: `select!` shuffles
+//! with a thread-local random generator that loom does not control, and
+//! loom needs every execution of a model to be deterministic. The
+//! self-select model runs the arm orders explicitly instead. Each model is
+//! checked from several starting schedules (see `chan_wakeup.rs`).
+#![cfg(loom)]
+
+use gofer_chan::{bounded, select, select_biased};
+use loom::thread;
+use loom_tests::check;
+
+#[test]
+fn a_blocking_send_pairs_with_a_blocking_recv() {
+    sweep(2, 2, |late| {
+        let (s, r) = bounded(0);
+        let sender = thread::spawn(move || {
+            late.peer();
+            s.send(7u32).unwrap();
+        });
+        late.main();
+        assert_eq!(r.recv(), Ok(7));
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn a_select_recv_pairs_with_a_blocking_send() {
+    sweep(2, 2, |late| {
+        let (s, r) = bounded(0);
+        let sender = thread::spawn(move || {
+            late.peer();
+            s.send(7u32).unwrap();
+        });
+        late.main();
+        let got = select! {
+            recv(r) -> v => v,
+        };
+        assert_eq!(got, Ok(7));
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn a_select_send_pairs_with_a_blocking_recv() {
+    sweep(2, 2, |late| {
+        let (s, r) = bounded(0);
+        let receiver = thread::spawn(move || {
+            late.peer();
+            r.recv()
+        });
+        late.main();
+        select! {
+            send(s, 7u32) -> res => res.unwrap(),
+        }
+        assert_eq!(receiver.join().unwrap(), Ok(7));
+    });
+}
+
+#[test]
+fn a_select_send_pairs_with_a_select_recv() {
+    sweep(2, 2, |late| {
+        let (s, r) = bounded(0);
+        let receiver = thread::spawn(move || {
+            late.peer();
+            select! {
+                recv(r) -> v => v,
+            }
+        });
+        late.main();
+        select! {
+            send(s, 7u32) -> res => res.unwrap(),
+        }
+        assert_eq!(receiver.join().unwrap(), Ok(7));
+    });
+}
+
+/// What one self-selecting task did.
+#[derive(Debug, PartialEq, Eq)]
+enum Did {
+    Sent,
+    Received(u32),
+}
+
+/// Selects sending `me` or receiving, on the same zero channel; the arm
+/// order is fixed by `send_first` (`select_biased!`).
+fn send_or_recv(
+    s: &gofer_chan::Sender<u32>,
+    r: &gofer_chan::Receiver<u32>,
+    me: u32,
+    send_first: bool,
+) -> Did {
+    if send_first {
+        select_biased! {
+            send(s, me) -> res => { res.unwrap(); Did::Sent }
+            recv(r) -> v => Did::Received(v.unwrap()),
+        }
+    } else {
+        select_biased! {
+            recv(r) -> v => Did::Received(v.unwrap()),
+            send(s, me) -> res => { res.unwrap(); Did::Sent }
+        }
+    }
+}
+
+/// Two tasks each select { send mine, receive } on one zero channel. They
+/// must pair with each other: one sends, the other receives its value;
+/// a task never receives its own value. This model needs the preemption
+/// bound: without one, loom finds that the two tasks can abort and retry
+/// in lockstep forever (a livelock only an adversarial scheduler produces;
+/// `shared/research/crossbeam.md` §3.5).
+fn self_select(first_sends_first: bool, second_sends_first: bool) {
+    sweep(2, 2, move |late| {
+        let (s, r) = bounded(0);
+        let other = {
+            let (s, r) = (s.clone(), r.clone());
+            thread::spawn(move || {
+                late.peer();
+                send_or_recv(&s, &r, 2, second_sends_first)
+            })
+        };
+        late.main();
+        let mine = send_or_recv(&s, &r, 1, first_sends_first);
+        let theirs = other.join().unwrap();
+        match (mine, theirs) {
+            (Did::Sent, Did::Received(2)) | (Did::Received(1), Did::Sent) => {
+                panic!("a task received its own message")
+            }
+            (Did::Sent, Did::Received(1)) | (Did::Received(2), Did::Sent) => {}
+            other => panic!("the two selects did not pair: {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn two_tasks_selecting_send_and_recv_on_one_channel_pair_with_each_other() {
+    self_select(true, true);
+}
+
+#[test]
+fn two_tasks_selecting_send_and_recv_in_opposite_orders_pair_with_each_other() {
+    self_select(true, false);
+}
+
+#[test]
+fn two_tasks_selecting_recv_first_pair_with_each_other() {
+    self_select(false, false);
+}
+
+// ---- starting schedules (the same helper is in each chan_*.rs) ----------
+
+/// How many scheduler turns late the main thread and the spawned threads
+/// start their part of a model.
+#[derive(Clone, Copy, Debug)]
+struct Late {
+    main: usize,
+    peer: usize,
+}
+
+impl Late {
+    fn main(&self) {
+        late(self.main);
+    }
+
+    fn peer(&self) {
+        late(self.peer);
+    }
+}
+
+fn late(turns: usize) {
+    for _ in 0..turns {
+        thread::yield_now();
+    }
+}
+
+/// Checks `model` from several starting schedules: with the main thread
+/// `1..=main` turns late (the spawned threads run first), and with the
+/// spawned threads `0..=peer` turns late. Each run prints its execution
+/// count under `test name [main+m peer+p]`.
+fn sweep<F>(main: usize, peer: usize, model: F)
+where
+    F: Fn(Late) + Clone + Send + Sync + 'static,
+{
+    let test = std::thread::current().name().unwrap_or("model").to_owned();
+    let starts = (1..=main)
+        .map(|m| Late { main: m, peer: 0 })
+        .chain((0..=peer).map(|p| Late { main: 0, peer: p }));
+    for start in starts {
+        let model = model.clone();
+        let name = format!("{test} [main+{} peer+{}]", start.main, start.peer);
+        // A named thread, so `check` reports which start this was.
+        let run = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || check(move || model(start)))
+            .expect("spawn a model thread")
+            .join();
+        if let Err(panic) = run {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}

@@ -69,8 +69,9 @@
 //! # Crates
 //!
 //! This facade re-exports `gofer-runtime` (scheduler, goroutines, parking)
-//! at its root, `gofer-chan` as [`chan`] (plus [`select!`] at the root) and
-//! `gofer-netpoll` as [`net`].
+//! at its root, `gofer-chan` as [`chan`] (plus [`select!`] at the root),
+//! `gofer-netpoll` as [`net`], and `gofer-sync` as [`sync`] and
+//! [`context`].
 
 pub use gofer_runtime::*;
 
@@ -81,6 +82,23 @@ pub mod chan {
 }
 
 pub use gofer_chan::{select, select_biased};
+
+/// Goroutine-aware locks and coordination: `Mutex`, `RwLock`, `Condvar`,
+/// `Once`, `OnceLock`, `Barrier`, `WaitGroup`, `Semaphore`. See
+/// [`gofer_sync`].
+pub mod sync {
+    pub use gofer_sync::{
+        Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, Once, OnceLock, RwLock,
+        RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, WaitGroup,
+        WaitTimeoutResult,
+    };
+}
+
+/// Go's `context`: cancellation and deadlines down a tree, observable in
+/// `select!`. See [`gofer_sync::context`].
+pub mod context {
+    pub use gofer_sync::context::*;
+}
 
 /// Blocking-style sockets that park goroutines: `TcpListener`, `TcpStream`,
 /// `UdpSocket` and the Unix-domain sockets, mirroring `std::net`. See

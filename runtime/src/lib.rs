@@ -138,6 +138,9 @@ mod join;
 mod macros;
 #[cfg(not(loom))]
 pub mod park;
+#[cfg(loom)]
+#[path = "park_loom.rs"]
+pub mod park;
 #[cfg(not(loom))]
 mod scope;
 #[cfg(not(loom))]

@@ -23,6 +23,13 @@ pub(crate) struct Entry {
     pub(crate) cx: Context,
 }
 
+impl Entry {
+    /// Wakes the waiter this entry belongs to.
+    pub(crate) fn wake(&self) {
+        self.cx.unpark();
+    }
+}
+
 /// The wait lists of one side of a channel. Not synchronised.
 pub(crate) struct Waker {
     /// FIFO: the longest waiter is picked first.
@@ -62,9 +69,15 @@ impl Waker {
     }
 
     /// Picks the first waiter, other than the calling task, whose wait is
-    /// still undecided, decides it for its operation, hands over its packet
-    /// and wakes it. Entries of tasks already decided elsewhere are skipped
-    /// (they will unregister themselves).
+    /// still undecided, decides it for its operation and hands over its
+    /// packet pointer. Entries of tasks already decided elsewhere are
+    /// skipped (they will unregister themselves).
+    ///
+    /// The waiter is *not* woken: the caller does that with
+    /// [`Entry::wake`] once the waiter has something to wake up to — for a
+    /// zero-capacity channel, after the message has moved (Go's order:
+    /// copy, then ready), so that the woken task never has to spin waiting
+    /// for its peer.
     pub(crate) fn try_select(&mut self) -> Option<Entry> {
         if self.selectors.is_empty() {
             return None;
@@ -80,7 +93,6 @@ impl Waker {
             self.selectors.remove(i)?
         };
         entry.cx.store_packet(entry.packet);
-        entry.cx.unpark();
         Some(entry)
     }
 
@@ -196,7 +208,10 @@ impl SyncWaker {
     fn notify_slow(&self) {
         let mut inner = lock(&self.inner);
         if !self.is_empty.load(SeqCst) {
-            inner.try_select();
+            if let Some(entry) = inner.try_select() {
+                // Buffered flavors hand nothing over: wake it to retry.
+                entry.wake();
+            }
             inner.notify();
             self.is_empty.store(inner.is_empty(), SeqCst);
         }

@@ -31,13 +31,27 @@ use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::time::Instant;
 
-/// The peer's packet an operation paired with (null: disconnected).
-#[derive(Debug)]
-pub(crate) struct ZeroToken(*mut ());
+/// The peer's packet an operation paired with (null: disconnected), and
+/// the peer itself while it still has to be woken.
+pub(crate) struct ZeroToken {
+    packet: *mut (),
+    peer: Option<Context>,
+}
 
 impl Default for ZeroToken {
     fn default() -> Self {
-        ZeroToken(std::ptr::null_mut())
+        ZeroToken {
+            packet: std::ptr::null_mut(),
+            peer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ZeroToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZeroToken")
+            .field("packet", &self.packet)
+            .finish_non_exhaustive()
     }
 }
 
@@ -154,12 +168,19 @@ impl<T> Channel<T> {
             return false;
         }
         let mut inner = self.lock();
+        self.pair_with_receiver(&mut inner, token)
+    }
+
+    /// With the lock held: picks a waiting receiver for `token`. It is not
+    /// woken yet: `write` wakes it once its packet holds the message.
+    fn pair_with_receiver(&self, inner: &mut Inner, token: &mut Token) -> bool {
         if let Some(entry) = inner.receivers.try_select() {
-            self.mirror(&inner);
-            token.zero.0 = entry.packet;
+            self.mirror(inner);
+            token.zero.packet = entry.packet;
+            token.zero.peer = Some(entry.cx);
             true
         } else if inner.is_disconnected {
-            token.zero.0 = std::ptr::null_mut();
+            token.zero.packet = std::ptr::null_mut();
             true
         } else {
             false
@@ -172,15 +193,19 @@ impl<T> Channel<T> {
     /// `token` was filled by a successful `start_send` or by `accept` on a
     /// send operation of this channel.
     pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
-        if token.zero.0.is_null() {
+        if token.zero.packet.is_null() {
             return Err(msg);
         }
         // SAFETY: the receiver that owns this packet waits for `ready`
         // before touching it or returning, so it is alive and ours.
-        let packet = unsafe { &*(token.zero.0 as *const Packet<T>) };
+        let packet = unsafe { &*(token.zero.packet as *const Packet<T>) };
         // SAFETY: as above.
         unsafe { packet.msg.get().write(Some(msg)) };
         packet.ready.store(true, Release);
+        // Only now wake the receiver: it finds its message at once.
+        if let Some(peer) = token.zero.peer.take() {
+            peer.unpark();
+        }
         Ok(())
     }
 
@@ -190,12 +215,27 @@ impl<T> Channel<T> {
             return false;
         }
         let mut inner = self.lock();
+        self.pair_with_sender(&mut inner, token)
+    }
+
+    /// With the lock held: picks a waiting sender for `token`. A blocked
+    /// sender's message is in its packet already, so it is woken by `read`
+    /// after the message is taken; a select-sender has yet to produce its
+    /// message, so it is woken now.
+    fn pair_with_sender(&self, inner: &mut Inner, token: &mut Token) -> bool {
         if let Some(entry) = inner.senders.try_select() {
-            self.mirror(&inner);
-            token.zero.0 = entry.packet;
+            self.mirror(inner);
+            token.zero.packet = entry.packet;
+            // SAFETY: the packet lives as long as its owner waits, and the
+            // owner cannot stop waiting while we hold the lock.
+            if unsafe { (*(entry.packet as *const Packet<T>)).on_stack } {
+                token.zero.peer = Some(entry.cx);
+            } else {
+                entry.wake();
+            }
             true
         } else if inner.is_disconnected {
-            token.zero.0 = std::ptr::null_mut();
+            token.zero.packet = std::ptr::null_mut();
             true
         } else {
             false
@@ -208,18 +248,22 @@ impl<T> Channel<T> {
     /// `token` was filled by a successful `start_recv` or by `accept` on a
     /// receive operation of this channel.
     pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
-        if token.zero.0.is_null() {
+        if token.zero.packet.is_null() {
             return Err(());
         }
         // SAFETY: the sender that owns a stack packet waits for `ready`
         // before returning; a heap packet was handed to us to free.
-        let packet = unsafe { &*(token.zero.0 as *const Packet<T>) };
+        let packet = unsafe { &*(token.zero.packet as *const Packet<T>) };
         if packet.on_stack {
             // A blocked sender: the message is there already.
             // SAFETY: the sender does not touch its packet until `ready`.
             let msg =
                 unsafe { (*packet.msg.get()).take() }.expect("a sender's packet without a message");
             packet.ready.store(true, Release);
+            // Wake it only now, so it finds `ready` set and returns at once.
+            if let Some(peer) = token.zero.peer.take() {
+                peer.unpark();
+            }
             Ok(msg)
         } else {
             // A select-sender: wait until it writes, then free its box.
@@ -229,7 +273,7 @@ impl<T> Channel<T> {
                 unsafe { (*packet.msg.get()).take() }.expect("a written packet without a message");
             // SAFETY: heap packets come from `Box::into_raw` in `register`,
             // and the reader that paired with one frees it.
-            drop(unsafe { Box::from_raw(token.zero.0 as *mut Packet<T>) });
+            drop(unsafe { Box::from_raw(token.zero.packet as *mut Packet<T>) });
             Ok(msg)
         }
     }
@@ -251,18 +295,10 @@ impl<T> Channel<T> {
     ) -> Result<(), SendTimeoutError<T>> {
         let token = &mut Token::default();
         let mut inner = self.lock();
-        if let Some(entry) = inner.receivers.try_select() {
-            self.mirror(&inner);
-            token.zero.0 = entry.packet;
+        if self.pair_with_receiver(&mut inner, token) {
             drop(inner);
-            // SAFETY: we paired with a receiver's packet.
-            unsafe { self.write(token, msg) }
-                .ok()
-                .expect("paired with a null packet");
-            return Ok(());
-        }
-        if inner.is_disconnected {
-            return Err(SendTimeoutError::Disconnected(msg));
+            // SAFETY: paired with a receiver's packet (or disconnected).
+            return unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected);
         }
         Context::with(|cx| {
             let oper = Operation::hook(token);
@@ -314,15 +350,10 @@ impl<T> Channel<T> {
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let token = &mut Token::default();
         let mut inner = self.lock();
-        if let Some(entry) = inner.senders.try_select() {
-            self.mirror(&inner);
-            token.zero.0 = entry.packet;
+        if self.pair_with_sender(&mut inner, token) {
             drop(inner);
-            // SAFETY: we paired with a sender's packet.
+            // SAFETY: paired with a sender's packet (or disconnected).
             return unsafe { self.read(token) }.map_err(|()| RecvTimeoutError::Disconnected);
-        }
-        if inner.is_disconnected {
-            return Err(RecvTimeoutError::Disconnected);
         }
         Context::with(|cx| {
             let oper = Operation::hook(token);
@@ -428,7 +459,7 @@ impl<T> SelectHandle for Receiver<'_, T> {
         }
     }
     fn accept(&self, token: &mut Token, cx: &Context) -> bool {
-        token.zero.0 = cx.wait_packet();
+        token.zero.packet = cx.wait_packet();
         true
     }
     fn is_ready(&self) -> bool {
@@ -474,7 +505,7 @@ impl<T> SelectHandle for Sender<'_, T> {
         }
     }
     fn accept(&self, token: &mut Token, cx: &Context) -> bool {
-        token.zero.0 = cx.wait_packet();
+        token.zero.packet = cx.wait_packet();
         true
     }
     fn is_ready(&self) -> bool {

@@ -1,12 +1,15 @@
 //! A tour of gofer. Run it with `cargo run --release --example tour`.
 //!
-//! Part 1 — goroutines: spawn a million, park them all at once, wake and
-//! join them, and look at what it cost.
-//! (`--quick` runs 100,000 instead.)
+//! Part 1 — goroutines: spawn, join, panic, borrow, block.
+//! Part 2 — channels: an unbuffered ping-pong, a `select!` with a timeout,
+//! closing and draining a buffered channel.
+//! Part 3 — a million goroutines parked at once on one channel, woken all
+//! together by closing it, and what that cost.
+//! (`--quick` runs 100,000 goroutines and fewer round trips instead.)
 
-use gofer::park::{Task, park};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use gofer::{chan, select};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -16,6 +19,7 @@ fn main() {
         gofer::max_procs()
     );
     basics();
+    channels(if quick { 20_000 } else { 200_000 });
     million(if quick { 100_000 } else { 1_000_000 });
 }
 
@@ -52,40 +56,77 @@ fn basics() {
     );
 }
 
-/// Parked goroutines wait here until it opens.
-struct Gate {
-    open: AtomicBool,
-    waiters: Mutex<Vec<Task>>,
-}
-
-impl Gate {
-    fn wait(&self) {
-        {
-            let mut w = self.waiters.lock().unwrap();
-            if self.open.load(Ordering::Acquire) {
-                return;
+fn channels(round_trips: usize) {
+    println!("== channels");
+    // Unbuffered (zero-capacity) channels: every send waits for a receive,
+    // so each round trip is two rendezvous between two goroutines. The
+    // player starts the echo goroutine itself, so that both usually share a
+    // worker thread and a hand-off is a switch between goroutines; if an
+    // idle worker takes the echo first, each hand-off wakes the other
+    // worker's thread and costs far more. (A plain thread could take either
+    // end too, at the price of an OS-thread wakeup.)
+    let player = gofer::go!(move || {
+        let (ping_tx, ping_rx) = chan::bounded::<usize>(0);
+        let (pong_tx, pong_rx) = chan::bounded::<usize>(0);
+        let echo = gofer::go!(move || {
+            for n in ping_rx {
+                pong_tx.send(n + 1).unwrap();
             }
-            w.push(Task::current());
+        });
+        // Up to `round_trips` of them, within a quarter of a second.
+        let t = Instant::now();
+        let mut n = 0;
+        while n < round_trips {
+            if n.is_multiple_of(16) && t.elapsed() > Duration::from_millis(250) {
+                break;
+            }
+            ping_tx.send(n).unwrap();
+            n = pong_rx.recv().unwrap();
         }
-        while !self.open.load(Ordering::Acquire) {
-            park();
-        }
-    }
+        let took = t.elapsed();
+        drop(ping_tx); // the echo goroutine's `for` loop ends
+        echo.join().unwrap();
+        (n, took)
+    });
+    let (n, took) = player.join().unwrap();
+    println!(
+        "ping-pong on unbuffered channels: {n} round trips in {took:.2?} ({:.0} ns each)",
+        took.as_nanos() as f64 / n as f64
+    );
 
-    fn open(&self) {
-        self.open.store(true, Ordering::Release);
-        for t in self.waiters.lock().unwrap().drain(..) {
-            t.unpark();
-        }
+    // `select!` waits on several operations at once; `chan::after` is Go's
+    // time.After. Nobody ever sends on `quiet`, so the timeout wins.
+    let (_keep, quiet) = chan::bounded::<&str>(0);
+    let t = Instant::now();
+    let outcome = select! {
+        recv(quiet) -> msg => format!("received {msg:?}"),
+        recv(chan::after(Duration::from_millis(20))) -> _ => "timed out".to_string(),
+    };
+    println!(
+        "select on a silent channel with a 20 ms timeout: {outcome} after {:.1?}",
+        t.elapsed()
+    );
+
+    // Go's close(ch): later sends fail, receivers drain what is buffered and
+    // then see the end of the channel.
+    let (tx, rx) = chan::bounded(8);
+    for word in ["close", "then", "drain"] {
+        tx.send(word).unwrap();
     }
+    tx.close();
+    println!(
+        "send after close: {:?}; drained: {:?}\n",
+        tx.send("late").map_err(|e| e.to_string()),
+        rx.iter().collect::<Vec<_>>()
+    );
 }
 
 fn million(n: usize) {
     println!("== {n} goroutines parked at once");
-    let gate = Arc::new(Gate {
-        open: AtomicBool::new(false),
-        waiters: Mutex::new(Vec::with_capacity(n)),
-    });
+    // Go's idiom for "wait until I say go": everybody blocks receiving from
+    // one unbuffered channel, and closing it wakes them all at once (a
+    // receive on a closed channel returns immediately, here as an `Err`).
+    let (start, gate) = chan::bounded::<()>(0);
     let arrived = Arc::new(AtomicUsize::new(0));
     let rss0 = rss_kib();
     let t = Instant::now();
@@ -94,13 +135,17 @@ fn million(n: usize) {
             let (gate, arrived) = (gate.clone(), arrived.clone());
             gofer::go!(move || {
                 arrived.fetch_add(1, Ordering::Relaxed);
-                gate.wait();
+                gate.recv().is_err() // parks here until `close`
             })
         })
         .collect();
-    while arrived.load(Ordering::Relaxed) < n || gate.waiters.lock().unwrap().len() < n {
+    drop(gate);
+    // Each goroutine parks right after it counts itself: once all have
+    // counted, give the last few a moment to reach `recv`.
+    while arrived.load(Ordering::Relaxed) < n {
         std::thread::sleep(Duration::from_millis(1));
     }
+    std::thread::sleep(Duration::from_millis(1));
     let spawned = t.elapsed();
     let rss = rss_kib().saturating_sub(rss0);
     println!(
@@ -114,10 +159,12 @@ fn million(n: usize) {
         rss as f64 / n as f64
     );
     let t = Instant::now();
-    gate.open();
+    start.close(); // Go's close(start): every blocked receiver wakes
+    let mut woken = 0;
     for h in handles {
-        h.join().unwrap();
+        woken += h.join().unwrap() as usize;
     }
+    assert_eq!(woken, n);
     println!("woken and joined:   {:.2?}", t.elapsed());
 }
 

@@ -609,6 +609,9 @@ impl<T> SelectHandle for Sender<T> {
     fn unwatch(&self, oper: Operation) {
         each_sender_flavor!(&self.flavor, chan => chan.sender().unwatch(oper))
     }
+    fn stamp(&self) -> usize {
+        each_sender_flavor!(&self.flavor, chan => chan.sender().stamp())
+    }
 }
 
 macro_rules! each_receiver_handle {
@@ -666,6 +669,9 @@ impl<T> SelectHandle for Receiver<T> {
     }
     fn unwatch(&self, oper: Operation) {
         each_receiver_handle!(&self.flavor, h => h.unwatch(oper))
+    }
+    fn stamp(&self) -> usize {
+        each_receiver_handle!(&self.flavor, h => h.stamp())
     }
 }
 

@@ -73,7 +73,7 @@ pub struct ReadyTimeoutError;
 
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad("SendError { .. }")
+        f.pad("SendError(..)")
     }
 }
 
@@ -139,10 +139,7 @@ impl<T> TrySendError<T> {
 
 impl<T> fmt::Debug for SendTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SendTimeoutError::Timeout(_) => f.pad("Timeout(..)"),
-            SendTimeoutError::Disconnected(_) => f.pad("Disconnected(..)"),
-        }
+        f.pad("SendTimeoutError(..)")
     }
 }
 

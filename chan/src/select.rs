@@ -115,6 +115,12 @@ pub trait SelectHandle {
     fn watch(&self, oper: Operation, cx: &Context) -> bool;
     /// Undoes `watch`.
     fn unwatch(&self, oper: Operation);
+    /// A counter that never decreases and grows whenever another party
+    /// does something that may make this operation ready (a send for a
+    /// receive, a receive for a send, a new waiter on a rendezvous channel,
+    /// a disconnect). Operations only time can make ready return 0.
+    /// Non-blocking selects use it to see all their channels at one moment.
+    fn stamp(&self) -> usize;
 }
 
 impl<T: SelectHandle + ?Sized> SelectHandle for &T {
@@ -142,6 +148,27 @@ impl<T: SelectHandle + ?Sized> SelectHandle for &T {
     fn unwatch(&self, oper: Operation) {
         (**self).unwatch(oper)
     }
+    fn stamp(&self) -> usize {
+        (**self).stamp()
+    }
+}
+
+/// The sum of the handles' stamps.
+///
+/// Go's select locks all its channels and so sees them at one moment; ours
+/// looks at the channels one after another, lock-free, and a message could
+/// move from a channel not yet looked at to one already passed, so that
+/// every channel looked empty although one always held the message. To
+/// rule that out, a select that found nothing compares this sum before and
+/// after its pass. Each stamp only grows, so an equal sum means no stamp
+/// moved: nothing that could have made an operation ready happened during
+/// the pass, and at its end all operations were still not ready at once.
+/// Otherwise the pass is repeated — and each repetition means some other
+/// operation completed, so the system as a whole makes progress.
+fn stamps(handles: &[Handle<'_>]) -> usize {
+    handles
+        .iter()
+        .fold(0usize, |sum, &(h, _, _)| sum.wrapping_add(h.stamp()))
 }
 
 /// How long a select may wait.
@@ -186,15 +213,25 @@ pub(crate) fn run_select(
     }
 
     let mut token = Token::default();
+    if let Timeout::Now = timeout {
+        // A non-blocking select: `default` only if there was a moment when
+        // no operation was ready (see `stamps`).
+        loop {
+            let before = stamps(handles);
+            for &(handle, i, ptr) in handles.iter() {
+                if handle.try_select(&mut token) {
+                    return Some((token, i, ptr));
+                }
+            }
+            if stamps(handles) == before {
+                return None;
+            }
+        }
+    }
     for &(handle, i, ptr) in handles.iter() {
         if handle.try_select(&mut token) {
             return Some((token, i, ptr));
         }
-    }
-    if let Timeout::Now = timeout {
-        // A non-blocking select stops here: one pass over the handles,
-        // each of which answers "not ready" without taking a lock.
-        return None;
     }
 
     loop {
@@ -302,13 +339,17 @@ pub(crate) fn run_ready(
         utils::shuffle(handles);
     }
     loop {
+        let before = stamps(handles);
         for &(handle, i, _) in handles.iter() {
             if handle.is_ready() {
                 return Some(i);
             }
         }
         if let Timeout::Now = timeout {
-            return None;
+            if stamps(handles) == before {
+                return None;
+            }
+            continue;
         }
         let ready_while_watching = Context::with(|cx| {
             let mut watched = 0;

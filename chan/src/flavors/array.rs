@@ -491,6 +491,11 @@ impl<T> SelectHandle for Receiver<'_, T> {
     fn unwatch(&self, oper: Operation) {
         self.0.receivers.unwatch(oper);
     }
+    fn stamp(&self) -> usize {
+        // Only a send (moving `tail`) or a disconnect (its mark bit) can
+        // make an empty channel non-empty.
+        self.0.tail.load(SeqCst)
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -519,5 +524,11 @@ impl<T> SelectHandle for Sender<'_, T> {
     }
     fn unwatch(&self, oper: Operation) {
         self.0.senders.unwatch(oper);
+    }
+    fn stamp(&self) -> usize {
+        // A receive (moving `head`) or a disconnect (the mark bit of
+        // `tail`) can make a full channel ready. `head` never has the mark
+        // bit set, so the two combine without loss.
+        self.0.head.load(SeqCst) | (self.0.tail.load(SeqCst) & self.0.mark_bit)
     }
 }

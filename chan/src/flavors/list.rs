@@ -554,6 +554,10 @@ impl<T> SelectHandle for Receiver<'_, T> {
     fn unwatch(&self, oper: Operation) {
         self.0.receivers.unwatch(oper);
     }
+    fn stamp(&self) -> usize {
+        // Sends move `tail.index`; a disconnect sets its mark bit.
+        self.0.tail.index.load(SeqCst)
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -577,4 +581,8 @@ impl<T> SelectHandle for Sender<'_, T> {
         self.is_ready()
     }
     fn unwatch(&self, _oper: Operation) {}
+    fn stamp(&self) -> usize {
+        // A send on an unbounded channel is always ready.
+        0
+    }
 }

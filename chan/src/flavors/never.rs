@@ -70,4 +70,8 @@ impl<T> SelectHandle for Channel<T> {
         false
     }
     fn unwatch(&self, _oper: Operation) {}
+    fn stamp(&self) -> usize {
+        // Never ready.
+        0
+    }
 }

@@ -115,6 +115,9 @@ pub(crate) struct Channel<T> {
     senders_waiting: AtomicUsize,
     receivers_waiting: AtomicUsize,
     disconnected: AtomicBool,
+    /// Bumped under the lock on every change of the wait lists and on
+    /// disconnect: the select stamp of both sides.
+    epoch: AtomicUsize,
     _marker: PhantomData<T>,
 }
 
@@ -129,6 +132,7 @@ impl<T> Channel<T> {
             senders_waiting: AtomicUsize::new(0),
             receivers_waiting: AtomicUsize::new(0),
             disconnected: AtomicBool::new(false),
+            epoch: AtomicUsize::new(0),
             _marker: PhantomData,
         }
     }
@@ -149,6 +153,13 @@ impl<T> Channel<T> {
     fn mirror(&self, inner: &Inner) {
         self.senders_waiting.store(inner.senders.len(), Release);
         self.receivers_waiting.store(inner.receivers.len(), Release);
+        self.bump_epoch();
+    }
+
+    /// Call with the lock held (so a plain load-and-store cannot race).
+    fn bump_epoch(&self) {
+        self.epoch
+            .store(self.epoch.load(Relaxed).wrapping_add(1), Release);
     }
 
     /// Could a send pair right now? Lock-free and exact when the answer is
@@ -412,6 +423,7 @@ impl<T> Channel<T> {
         }
         inner.is_disconnected = true;
         self.disconnected.store(true, Release);
+        self.bump_epoch();
         inner.senders.disconnect();
         inner.receivers.disconnect();
         true
@@ -477,6 +489,9 @@ impl<T> SelectHandle for Receiver<'_, T> {
     fn unwatch(&self, oper: Operation) {
         self.0.lock().receivers.unwatch(oper);
     }
+    fn stamp(&self) -> usize {
+        self.0.epoch.load(SeqCst)
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -522,5 +537,8 @@ impl<T> SelectHandle for Sender<'_, T> {
     }
     fn unwatch(&self, oper: Operation) {
         self.0.lock().senders.unwatch(oper);
+    }
+    fn stamp(&self) -> usize {
+        self.0.epoch.load(SeqCst)
     }
 }

@@ -612,6 +612,9 @@ impl<T> SelectHandle for Sender<T> {
     fn stamp(&self) -> usize {
         each_sender_flavor!(&self.flavor, chan => chan.sender().stamp())
     }
+    fn abandon(&self, token: &mut Token) {
+        each_sender_flavor!(&self.flavor, chan => chan.sender().abandon(token))
+    }
 }
 
 macro_rules! each_receiver_handle {
@@ -672,6 +675,9 @@ impl<T> SelectHandle for Receiver<T> {
     }
     fn stamp(&self) -> usize {
         each_receiver_handle!(&self.flavor, h => h.stamp())
+    }
+    fn abandon(&self, token: &mut Token) {
+        each_receiver_handle!(&self.flavor, h => h.abandon(token))
     }
 }
 

@@ -25,7 +25,6 @@ use crate::flavors;
 use crate::rt;
 use crate::utils;
 use std::fmt;
-use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 /// Identifies one registered operation: the address of the caller's slot
@@ -121,6 +120,10 @@ pub trait SelectHandle {
     /// a disconnect). Operations only time can make ready return 0.
     /// Non-blocking selects use it to see all their channels at one moment.
     fn stamp(&self) -> usize;
+    /// The select chose this operation (`token` is filled) but it will not
+    /// be completed: release what was claimed for it, so that no peer
+    /// waits for it forever.
+    fn abandon(&self, token: &mut Token);
 }
 
 impl<T: SelectHandle + ?Sized> SelectHandle for &T {
@@ -150,6 +153,9 @@ impl<T: SelectHandle + ?Sized> SelectHandle for &T {
     }
     fn stamp(&self) -> usize {
         (**self).stamp()
+    }
+    fn abandon(&self, token: &mut Token) {
+        (**self).abandon(token)
     }
 }
 
@@ -187,13 +193,13 @@ pub(crate) enum Timeout {
 /// operation on the right one).
 pub type Handle<'a> = (&'a dyn SelectHandle, usize, *const u8);
 
-/// The select loop; see the module docs. Returns the token, index and
-/// address of the chosen operation, or `None` on timeout.
-pub(crate) fn run_select(
-    handles: &mut [Handle<'_>],
+/// The select loop; see the module docs. Returns the token and entry of
+/// the chosen operation, or `None` on timeout.
+pub(crate) fn run_select<'a>(
+    handles: &mut [Handle<'a>],
     timeout: Timeout,
     is_biased: bool,
-) -> Option<(Token, usize, *const u8)> {
+) -> Option<(Token, Handle<'a>)> {
     if handles.is_empty() {
         // Go's `select {}` (or one with only nil channels) blocks forever.
         match timeout {
@@ -218,9 +224,9 @@ pub(crate) fn run_select(
         // no operation was ready (see `stamps`).
         loop {
             let before = stamps(handles);
-            for &(handle, i, ptr) in handles.iter() {
-                if handle.try_select(&mut token) {
-                    return Some((token, i, ptr));
+            for &entry in handles.iter() {
+                if entry.0.try_select(&mut token) {
+                    return Some((token, entry));
                 }
             }
             if stamps(handles) == before {
@@ -228,9 +234,9 @@ pub(crate) fn run_select(
             }
         }
     }
-    for &(handle, i, ptr) in handles.iter() {
-        if handle.try_select(&mut token) {
-            return Some((token, i, ptr));
+    for &entry in handles.iter() {
+        if entry.0.try_select(&mut token) {
+            return Some((token, entry));
         }
     }
 
@@ -283,28 +289,28 @@ pub(crate) fn run_select(
                 Selected::Waiting => unreachable!("a wait returned undecided"),
                 Selected::Aborted => {
                     let i = index_ready?;
-                    let &(handle, _, ptr) = handles.iter().find(|e| e.1 == i)?;
-                    handle.try_select(&mut token).then_some((i, ptr))
+                    let &entry = handles.iter().find(|e| e.1 == i)?;
+                    entry.0.try_select(&mut token).then_some(entry)
                 }
                 Selected::Disconnected => None,
                 Selected::Operation(oper) => {
                     for entry in handles.iter_mut() {
                         if Operation::hook(entry) == oper {
-                            let (handle, i, ptr) = *entry;
-                            return handle.accept(&mut token, cx).then_some((i, ptr));
+                            let entry = *entry;
+                            return entry.0.accept(&mut token, cx).then_some(entry);
                         }
                     }
                     None
                 }
             }
         });
-        if let Some((i, ptr)) = chosen {
-            return Some((token, i, ptr));
+        if let Some(entry) = chosen {
+            return Some((token, entry));
         }
 
-        for &(handle, i, ptr) in handles.iter() {
-            if handle.try_select(&mut token) {
-                return Some((token, i, ptr));
+        for &entry in handles.iter() {
+            if entry.0.try_select(&mut token) {
+                return Some((token, entry));
             }
         }
         if let Timeout::At(when) = timeout
@@ -496,7 +502,7 @@ impl<'a> Select<'a> {
     /// Completes an operation that is ready now, if there is one.
     pub fn try_select(&mut self) -> Result<SelectedOperation<'a>, TrySelectError> {
         match run_select(&mut self.handles, Timeout::Now, self.is_biased) {
-            Some((token, index, ptr)) => Ok(SelectedOperation::new(token, index, ptr)),
+            Some((token, entry)) => Ok(SelectedOperation::new(token, entry)),
             None => Err(TrySelectError),
         }
     }
@@ -510,9 +516,9 @@ impl<'a> Select<'a> {
         if self.handles.is_empty() {
             panic!("no operations have been added to `Select`");
         }
-        let (token, index, ptr) = run_select(&mut self.handles, Timeout::Never, self.is_biased)
+        let (token, entry) = run_select(&mut self.handles, Timeout::Never, self.is_biased)
             .expect("select without a timeout timed out");
-        SelectedOperation::new(token, index, ptr)
+        SelectedOperation::new(token, entry)
     }
 
     /// Waits until an operation can complete, for at most `timeout`.
@@ -532,7 +538,7 @@ impl<'a> Select<'a> {
         deadline: Instant,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
         match run_select(&mut self.handles, Timeout::At(deadline), self.is_biased) {
-            Some((token, index, ptr)) => Ok(SelectedOperation::new(token, index, ptr)),
+            Some((token, entry)) => Ok(SelectedOperation::new(token, entry)),
             None => Err(SelectTimeoutError),
         }
     }
@@ -594,23 +600,37 @@ impl fmt::Debug for Select<'_> {
 
 /// The operation a select chose. It must be completed, with
 /// [`send`](SelectedOperation::send) or [`recv`](SelectedOperation::recv)
-/// on the same `Sender`/`Receiver` that was added; dropping it uncompleted
-/// panics (the channel may have reserved a slot or paired a peer for it).
+/// on the same `Sender`/`Receiver` that was added.
+///
+/// The channel has already done its part: a buffered channel reserved a
+/// slot, a zero-capacity one paired the operation with a peer. Dropping it
+/// uncompleted therefore panics, after releasing that part so the channel
+/// stays usable: a reserved send slot is skipped by receivers, a peer
+/// paired with an abandoned send goes back to waiting, a sender paired
+/// with an abandoned receive tries again — but a message the abandoned
+/// receive had already received (taken off a buffer, or handed over by a
+/// sender that has since returned) is dropped. (A panic while computing
+/// the message of a `select!` send arm takes this path too; `select!`
+/// receive arms complete at once and cannot be abandoned.)
+///
+/// [`std::mem::forget`]ting it, like forgetting a `MutexGuard`, leaves
+/// the reservation in place for good: receivers that reach a forgotten
+/// send slot wait forever. The channel can still be dropped.
 #[must_use]
 pub struct SelectedOperation<'a> {
     token: Token,
     index: usize,
     ptr: *const u8,
-    _marker: PhantomData<&'a ()>,
+    handle: &'a dyn SelectHandle,
 }
 
-impl SelectedOperation<'_> {
-    pub(crate) fn new(token: Token, index: usize, ptr: *const u8) -> Self {
+impl<'a> SelectedOperation<'a> {
+    pub(crate) fn new(token: Token, (handle, index, ptr): Handle<'a>) -> Self {
         SelectedOperation {
             token,
             index,
             ptr,
-            _marker: PhantomData,
+            handle,
         }
     }
 
@@ -661,7 +681,12 @@ impl fmt::Debug for SelectedOperation<'_> {
 
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
-        panic!("dropped `SelectedOperation` without completing the operation");
+        self.handle.abandon(&mut self.token);
+        // Not a second panic while unwinding (from a `select!` arm's
+        // message, or a wrong-channel assert): that would abort.
+        if !std::thread::panicking() {
+            panic!("dropped `SelectedOperation` without completing the operation");
+        }
     }
 }
 
@@ -696,9 +721,9 @@ pub mod internal {
 
     /// Blocks until one of `handles` completes.
     pub fn select<'a>(handles: &mut [Handle<'a>], is_biased: bool) -> SelectedOperation<'a> {
-        let (token, index, ptr) = run_select(handles, Timeout::Never, is_biased)
+        let (token, entry) = run_select(handles, Timeout::Never, is_biased)
             .expect("select without a timeout timed out");
-        SelectedOperation::new(token, index, ptr)
+        SelectedOperation::new(token, entry)
     }
 
     /// Completes one of `handles` if one is ready now.
@@ -707,7 +732,7 @@ pub mod internal {
         is_biased: bool,
     ) -> Result<SelectedOperation<'a>, TrySelectError> {
         match run_select(handles, Timeout::Now, is_biased) {
-            Some((token, index, ptr)) => Ok(SelectedOperation::new(token, index, ptr)),
+            Some((token, entry)) => Ok(SelectedOperation::new(token, entry)),
             None => Err(TrySelectError),
         }
     }
@@ -719,7 +744,7 @@ pub mod internal {
         is_biased: bool,
     ) -> Result<SelectedOperation<'a>, SelectTimeoutError> {
         match run_select(handles, Timeout::At(deadline), is_biased) {
-            Some((token, index, ptr)) => Ok(SelectedOperation::new(token, index, ptr)),
+            Some((token, entry)) => Ok(SelectedOperation::new(token, entry)),
             None => Err(SelectTimeoutError),
         }
     }

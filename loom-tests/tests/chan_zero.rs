@@ -1,11 +1,12 @@
 //! Models of rendezvous pairing on a zero-capacity channel
 //! (`chan/src/flavors/zero.rs`): under the channel lock, the side that
 //! arrives second picks a waiter of the other side with one CAS on the
-//! waiter's select word (`Waker::try_select` in `waker.rs`), hands it the
-//! packet and unparks it; the message then moves through the packet after
-//! the lock is released — on the stack of a blocked sender or receiver, on
-//! the heap for a task in `select!` — and `ready` says when the packet's
-//! owner may let it go. A task never pairs with its own entry (the task-id
+//! waiter's select word (`Waker::try_select` in `waker.rs`) and hands it
+//! the packet; the message then moves through the packet after the lock is
+//! released — on the stack of a blocked sender or receiver, on the heap for
+//! a task in `select!` — `ready` says when the packet's owner may let it
+//! go, and only then is the waiter unparked (a select-sender, which has no
+//! message yet, is unparked at once). A task never pairs with its own entry (the task-id
 //! check in `Waker::try_select`/`can_select`).
 //!
 //! If a property here failed, a rendezvous would lose or duplicate its

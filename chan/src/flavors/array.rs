@@ -15,6 +15,11 @@
 //! sender. Moving `head`/`tail` is a CAS; the mark bit on `tail` means
 //! disconnected (or closed), and no send starts after it is set.
 //!
+//! Stamps never have the mark bit set, so a stamp of `(tail + 1) | mark`
+//! can mean something else: a *skip*, left by a select that claimed the
+//! slot to send and then abandoned the send. Receivers step over it like a
+//! message they throw away; until then it counts in `len`.
+//!
 //! Blocking operations spin briefly (in a goroutine: yield a few times),
 //! then register in `senders`/`receivers` and park.
 
@@ -142,7 +147,7 @@ impl<T> Channel<T> {
                         backoff.spin();
                     }
                 }
-            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+            } else if (stamp & !self.mark_bit).wrapping_add(self.one_lap) == tail + 1 {
                 // Still holds last lap's message: full, unless a receiver
                 // is just taking it.
                 fence(SeqCst);
@@ -207,6 +212,18 @@ impl<T> Channel<T> {
                         backoff.spin();
                     }
                 }
+            } else if stamp == (head + 1) | self.mark_bit {
+                // A skip (see the module docs): claim it and make the slot
+                // free for the next lap, then look at the next one.
+                if self
+                    .head
+                    .compare_exchange_weak(head, self.advance(head), SeqCst, Relaxed)
+                    .is_ok()
+                {
+                    slot.stamp.store(head.wrapping_add(self.one_lap), Release);
+                    self.senders.notify();
+                }
+                head = self.head.load(Relaxed);
             } else if stamp == head {
                 // Nothing written here yet: empty, unless a sender just
                 // claimed the slot.
@@ -403,8 +420,10 @@ impl<T> Channel<T> {
     }
 
     /// Drops every buffered message. Only the last receiver calls this, so
-    /// it is the only reader; senders that claimed a slot before the mark
-    /// may still be writing, and are waited for.
+    /// it is the only reader. Senders that claimed a slot before the mark
+    /// may still be writing, and are waited for — briefly: the claim may
+    /// belong to a forgotten `SelectedOperation` that will never write, and
+    /// then the rest is left for `Drop`.
     fn discard_all_messages(&self) {
         let tail = self.tail.load(SeqCst) & !self.mark_bit;
         let backoff = Backoff::new();
@@ -413,16 +432,21 @@ impl<T> Channel<T> {
             let index = head & (self.mark_bit - 1);
             // SAFETY: the index part of a position is always below `cap`.
             let slot = unsafe { self.buffer.get_unchecked(index) };
-            if slot.stamp.load(Acquire) == head + 1 {
+            let stamp = slot.stamp.load(Acquire);
+            if stamp == head + 1 {
                 // SAFETY: written for this lap, and we are the only reader.
                 unsafe { (*slot.msg.get()).assume_init_drop() };
-                slot.stamp.store(head.wrapping_add(self.one_lap), Release);
-                head = self.advance(head);
-                self.head.store(head, Release);
-            } else {
-                // A sender is still writing it.
+            } else if stamp != (head + 1) | self.mark_bit {
+                // Claimed, not written yet.
+                if backoff.is_completed() {
+                    return;
+                }
                 backoff.snooze();
+                continue;
             }
+            slot.stamp.store(head.wrapping_add(self.one_lap), Release);
+            head = self.advance(head);
+            self.head.store(head, Release);
         }
     }
 
@@ -449,10 +473,13 @@ impl<T> Drop for Channel<T> {
         let tail = self.tail.load(Relaxed) & !self.mark_bit;
         let mut pos = head;
         while pos != tail {
-            let index = pos & (self.mark_bit - 1);
-            // SAFETY: positions between head and tail hold written
-            // messages, and with `&mut self` nobody else touches them.
-            unsafe { (*self.buffer[index].msg.get()).assume_init_drop() };
+            let slot = &mut self.buffer[pos & (self.mark_bit - 1)];
+            // Skips and slots claimed by a forgotten send hold nothing.
+            if slot.stamp.load(Relaxed) == pos + 1 {
+                // SAFETY: the stamp says written for this lap, and with
+                // `&mut self` nobody else touches it.
+                unsafe { slot.msg.get_mut().assume_init_drop() };
+            }
             pos = self.advance(pos);
         }
     }
@@ -496,6 +523,12 @@ impl<T> SelectHandle for Receiver<'_, T> {
         // make an empty channel non-empty.
         self.0.tail.load(SeqCst)
     }
+    fn abandon(&self, token: &mut Token) {
+        // The slot is ours; its message cannot go back (later ones may
+        // have been taken already), so it is dropped.
+        // SAFETY: `token` came from this channel's `try_select`/`accept`.
+        drop(unsafe { self.0.read(token) });
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -530,5 +563,15 @@ impl<T> SelectHandle for Sender<'_, T> {
         // `tail`) can make a full channel ready. `head` never has the mark
         // bit set, so the two combine without loss.
         self.0.head.load(SeqCst) | (self.0.tail.load(SeqCst) & self.0.mark_bit)
+    }
+    fn abandon(&self, token: &mut Token) {
+        if token.array.slot.is_null() {
+            return;
+        }
+        // SAFETY: the claimed slot is ours until we publish its stamp.
+        let slot = unsafe { &*(token.array.slot as *const Slot<T>) };
+        slot.stamp
+            .store(token.array.stamp | self.0.mark_bit, Release);
+        self.0.receivers.notify();
     }
 }

@@ -131,4 +131,7 @@ impl SelectHandle for Channel {
         // Only time makes it ready.
         0
     }
+    fn abandon(&self, _token: &mut Token) {
+        // Nothing is reserved: the tick (or deadline) is simply consumed.
+    }
 }

@@ -17,6 +17,10 @@
 //! finishes the job. So a block is freed exactly once, after its last
 //! reader is done.
 //!
+//! A fourth bit, `SKIP`, comes with `WRITE` when a select claimed the slot
+//! to send and then abandoned the send: the slot holds nothing, and its
+//! receiver goes on to the next message.
+//!
 //! Senders never block. Receivers spin briefly, then register in
 //! `receivers` and park.
 
@@ -36,6 +40,7 @@ use std::time::Instant;
 const WRITE: usize = 1;
 const READ: usize = 2;
 const DESTROY: usize = 4;
+const SKIP: usize = 8;
 
 /// Positions per block, counting the one that is not a slot.
 const LAP: usize = 32;
@@ -68,10 +73,15 @@ struct Slot<T> {
 }
 
 impl<T> Slot<T> {
-    /// Waits until the sender that claimed this slot has written it.
-    fn wait_write(&self) {
+    /// Waits until the sender that claimed this slot has written it (or
+    /// abandoned it: see `SKIP`); returns the state.
+    fn wait_write(&self) -> usize {
         let backoff = Backoff::new();
-        while self.state.load(Acquire) & WRITE == 0 {
+        loop {
+            let state = self.state.load(Acquire);
+            if state & WRITE != 0 {
+                return state;
+            }
             backoff.snooze();
         }
     }
@@ -83,6 +93,26 @@ struct Block<T> {
 }
 
 impl<T> Block<T> {
+    /// A block with no messages and no next block, built on the heap:
+    /// building it on the stack first would need `31 * size_of::<T>()` of
+    /// stack, too much for a goroutine when messages are large.
+    #[cfg(not(loom))]
+    fn new() -> Box<Block<T>> {
+        let layout = std::alloc::Layout::new::<Block<T>>();
+        // SAFETY: the layout is not zero-sized (a block has a pointer).
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) } as *mut Block<T>;
+        if raw.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: allocated by the global allocator with `Block<T>`'s
+        // layout, and all-zero bytes are a valid `Block`: a null `next`,
+        // slot states of 0 (empty), and messages that are `MaybeUninit`.
+        unsafe { Box::from_raw(raw) }
+    }
+
+    /// Loom's atomics are not valid when zeroed; the models use small
+    /// messages, so build the block by value.
+    #[cfg(loom)]
     fn new() -> Box<Block<T>> {
         Box::new(Block {
             next: AtomicPtr::new(ptr::null_mut()),
@@ -306,11 +336,12 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Reads from the slot `start_recv` claimed.
+    /// Reads from the slot `start_recv` claimed: `Ok(None)` if its send
+    /// was abandoned, `Err` if the channel is empty and disconnected.
     ///
     /// # Safety
     /// `token` was filled by a successful `start_recv` on this channel.
-    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+    unsafe fn read_slot(&self, token: &mut Token) -> Result<Option<T>, ()> {
         if token.list.block.is_null() {
             return Err(());
         }
@@ -320,14 +351,31 @@ impl<T> Channel<T> {
         // it read; we wait for the sender's write before reading.
         unsafe {
             let slot = (*block).slots.get_unchecked(offset);
-            slot.wait_write();
-            let msg = slot.msg.get().read().assume_init();
+            let msg = if slot.wait_write() & SKIP == 0 {
+                Some(slot.msg.get().read().assume_init())
+            } else {
+                None
+            };
             if offset + 1 == BLOCK_CAP {
                 Block::destroy(block, 0);
             } else if slot.state.fetch_or(READ, AcqRel) & DESTROY != 0 {
                 Block::destroy(block, offset + 1);
             }
             Ok(msg)
+        }
+    }
+
+    /// Completes a receive that a select chose. If the slot it claimed was
+    /// abandoned by its sender, it waits for the next message instead.
+    ///
+    /// # Safety
+    /// `token` was filled by a successful `start_recv` on this channel.
+    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        // SAFETY: forwarded contract.
+        match unsafe { self.read_slot(token) } {
+            Ok(Some(msg)) => Ok(msg),
+            Ok(None) => self.recv(None).map_err(|_| ()),
+            Err(()) => Err(()),
         }
     }
 
@@ -354,12 +402,15 @@ impl<T> Channel<T> {
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let token = &mut Token::default();
-        if self.start_recv(token) {
+        while self.start_recv(token) {
             // SAFETY: `start_recv` succeeded.
-            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
-        } else {
-            Err(TryRecvError::Empty)
+            match unsafe { self.read_slot(token) } {
+                Ok(Some(msg)) => return Ok(msg),
+                Ok(None) => {} // an abandoned slot: on to the next
+                Err(()) => return Err(TryRecvError::Disconnected),
+            }
         }
+        Err(TryRecvError::Empty)
     }
 
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
@@ -369,8 +420,11 @@ impl<T> Channel<T> {
             loop {
                 if self.start_recv(token) {
                     // SAFETY: `start_recv` succeeded.
-                    return unsafe { self.read(token) }
-                        .map_err(|()| RecvTimeoutError::Disconnected);
+                    match unsafe { self.read_slot(token) } {
+                        Ok(Some(msg)) => return Ok(msg),
+                        Ok(None) => continue, // an abandoned slot
+                        Err(()) => return Err(RecvTimeoutError::Disconnected),
+                    }
                 }
                 if backoff.is_completed() {
                     break;
@@ -444,8 +498,10 @@ impl<T> Channel<T> {
     }
 
     /// Drops every queued message. The caller is the last receiver, so it
-    /// is the only reader; senders that claimed a slot before the mark may
-    /// still be writing, and are waited for.
+    /// is the only reader. Senders that claimed a slot before the mark may
+    /// still be writing, and are waited for — briefly: the claim may belong
+    /// to a forgotten `SelectedOperation` that will never write, and then
+    /// the rest is left for `Drop`.
     fn discard_all_messages(&self) {
         let backoff = Backoff::new();
         // Wait until no sender is between claiming a block's last slot and
@@ -457,6 +513,7 @@ impl<T> Channel<T> {
         }
         let mut head = self.head.index.load(Acquire) & !MARK_BIT;
         let mut block = self.head.block.load(Acquire);
+        let backoff = Backoff::new();
         while head >> SHIFT != tail >> SHIFT {
             let offset = (head >> SHIFT) % LAP;
             // SAFETY: we are the only reader; blocks up to the tail exist
@@ -464,8 +521,17 @@ impl<T> Channel<T> {
             unsafe {
                 if offset < BLOCK_CAP {
                     let slot = (*block).slots.get_unchecked(offset);
-                    slot.wait_write();
-                    (*slot.msg.get()).assume_init_drop();
+                    let state = slot.state.load(Acquire);
+                    if state & WRITE == 0 {
+                        if backoff.is_completed() {
+                            break;
+                        }
+                        backoff.snooze();
+                        continue;
+                    }
+                    if state & SKIP == 0 {
+                        (*slot.msg.get()).assume_init_drop();
+                    }
                 } else {
                     let next = (*block).wait_next();
                     drop(Box::from_raw(block));
@@ -500,13 +566,17 @@ impl<T> Drop for Channel<T> {
         let mut head = self.head.index.load(Relaxed) & !MARK_BIT;
         let tail = self.tail.index.load(Relaxed) & !MARK_BIT;
         let mut block = self.head.block.load(Relaxed);
-        // SAFETY: with `&mut self` every claimed slot is written and nobody
-        // else touches the blocks; each is freed once.
+        // SAFETY: with `&mut self` nobody else touches the blocks; each is
+        // freed once. A slot holds a message iff it is written and not a
+        // skip (a forgotten send leaves one unwritten).
         unsafe {
             while head != tail {
                 let offset = (head >> SHIFT) % LAP;
                 if offset < BLOCK_CAP {
-                    (*(*block).slots.get_unchecked(offset).msg.get()).assume_init_drop();
+                    let slot = (*block).slots.get_unchecked(offset);
+                    if slot.state.load(Relaxed) & (WRITE | SKIP) == WRITE {
+                        (*slot.msg.get()).assume_init_drop();
+                    }
                 } else {
                     let next = (*block).next.load(Relaxed);
                     drop(Box::from_raw(block));
@@ -558,6 +628,12 @@ impl<T> SelectHandle for Receiver<'_, T> {
         // Sends move `tail.index`; a disconnect sets its mark bit.
         self.0.tail.index.load(SeqCst)
     }
+    fn abandon(&self, token: &mut Token) {
+        // The message cannot go back (later ones may have been taken
+        // already), so it is dropped.
+        // SAFETY: `token` came from this channel's `try_select`/`accept`.
+        drop(unsafe { self.0.read_slot(token) });
+    }
 }
 
 impl<T> SelectHandle for Sender<'_, T> {
@@ -584,5 +660,21 @@ impl<T> SelectHandle for Sender<'_, T> {
     fn stamp(&self) -> usize {
         // A send on an unbounded channel is always ready.
         0
+    }
+    fn abandon(&self, token: &mut Token) {
+        if token.list.block.is_null() {
+            return;
+        }
+        let block = token.list.block as *const Block<T>;
+        // SAFETY: we claimed this slot; its block lives until it is read,
+        // which waits for this WRITE bit.
+        unsafe {
+            (*block)
+                .slots
+                .get_unchecked(token.list.offset)
+                .state
+                .fetch_or(WRITE | SKIP, Release);
+        }
+        self.0.receivers.notify();
     }
 }

@@ -74,4 +74,7 @@ impl<T> SelectHandle for Channel<T> {
         // Never ready.
         0
     }
+    fn abandon(&self, _token: &mut Token) {
+        // Never selected.
+    }
 }

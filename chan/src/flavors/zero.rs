@@ -14,7 +14,16 @@
 //!   it may return (its packet is done with), and tells a heap packet's
 //!   reader when the select-sender has written;
 //! * a waiter never pairs with itself (the task-id check in the waker), so
-//!   one goroutine may `select!` both sending and receiving on one channel.
+//!   one goroutine may `select!` both sending and receiving on one channel;
+//! * the peer that must wait for the other's move is woken only after it:
+//!   a receiver once its packet holds the message, a blocked sender once
+//!   its message is taken (Go's order), so nobody wakes up to spin.
+//!
+//! A select that chose an operation may abandon it (see
+//! `SelectedOperation`). An abandoned send marks the packet ready with no
+//! message, and its receiver waits again; an abandoned receive of a
+//! blocked sender's message marks its packet ready with the message still
+//! inside, and the sender offers it again.
 //!
 //! Counts of waiters and the disconnect flag are mirrored in atomics so
 //! that a non-blocking operation that would fail — the `default` arm of a
@@ -207,17 +216,27 @@ impl<T> Channel<T> {
         if token.zero.packet.is_null() {
             return Err(msg);
         }
+        // SAFETY: forwarded contract, and the packet is not null.
+        unsafe { self.fill(token, Some(msg)) };
+        Ok(())
+    }
+
+    /// Fills the paired packet (with nothing: the send was abandoned) and
+    /// hands it over.
+    ///
+    /// # Safety
+    /// As for `write`, and `token.zero.packet` is not null.
+    unsafe fn fill(&self, token: &mut Token, msg: Option<T>) {
         // SAFETY: the receiver that owns this packet waits for `ready`
         // before touching it or returning, so it is alive and ours.
         let packet = unsafe { &*(token.zero.packet as *const Packet<T>) };
         // SAFETY: as above.
-        unsafe { packet.msg.get().write(Some(msg)) };
+        unsafe { packet.msg.get().write(msg) };
         packet.ready.store(true, Release);
         // Only now wake the receiver: it finds its message at once.
         if let Some(peer) = token.zero.peer.take() {
             peer.unpark();
         }
-        Ok(())
     }
 
     /// Pairs with a waiting sender.
@@ -253,12 +272,13 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Takes the message from the packet `start_recv` paired with.
+    /// Takes the message from the packet `start_recv` paired with: `None`
+    /// if its select-sender abandoned the send, `Err` if disconnected.
     ///
     /// # Safety
     /// `token` was filled by a successful `start_recv` or by `accept` on a
     /// receive operation of this channel.
-    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+    unsafe fn take(&self, token: &mut Token) -> Result<Option<T>, ()> {
         if token.zero.packet.is_null() {
             return Err(());
         }
@@ -275,17 +295,55 @@ impl<T> Channel<T> {
             if let Some(peer) = token.zero.peer.take() {
                 peer.unpark();
             }
-            Ok(msg)
+            Ok(Some(msg))
         } else {
-            // A select-sender: wait until it writes, then free its box.
+            // A select-sender (or our own select box, after `accept`): wait
+            // until it is written, then free the box.
             packet.wait_ready();
             // SAFETY: `ready` means the sender is done with the packet.
-            let msg =
-                unsafe { (*packet.msg.get()).take() }.expect("a written packet without a message");
+            let msg = unsafe { (*packet.msg.get()).take() };
             // SAFETY: heap packets come from `Box::into_raw` in `register`,
             // and the reader that paired with one frees it.
             drop(unsafe { Box::from_raw(token.zero.packet as *mut Packet<T>) });
             Ok(msg)
+        }
+    }
+
+    /// Completes a receive that a select chose. If its sender abandoned
+    /// the send, it waits for another sender instead.
+    ///
+    /// # Safety
+    /// As for `take`.
+    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        // SAFETY: forwarded contract.
+        match unsafe { self.take(token) } {
+            Ok(Some(msg)) => Ok(msg),
+            Ok(None) => self.recv(None).map_err(|_| ()),
+            Err(()) => Err(()),
+        }
+    }
+
+    /// Gives up a receive a select chose (see the module docs).
+    ///
+    /// # Safety
+    /// As for `take`.
+    unsafe fn give_back(&self, token: &mut Token) {
+        if token.zero.packet.is_null() {
+            return;
+        }
+        // SAFETY: as in `take`.
+        let packet = unsafe { &*(token.zero.packet as *const Packet<T>) };
+        if packet.on_stack {
+            // A blocked sender: leave its message and let it try again.
+            packet.ready.store(true, Release);
+            if let Some(peer) = token.zero.peer.take() {
+                peer.unpark();
+            }
+        } else {
+            // The message is on its way (or here) and its sender has moved
+            // on: it can only be dropped.
+            // SAFETY: forwarded contract.
+            drop(unsafe { self.take(token) });
         }
     }
 
@@ -304,12 +362,29 @@ impl<T> Channel<T> {
         msg: T,
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
+        let mut msg = msg;
+        loop {
+            match self.send_once(msg, deadline) {
+                Ok(res) => return res,
+                // A select picked our message and then abandoned it.
+                Err(back) => msg = back,
+            }
+        }
+    }
+
+    /// One attempt of `send`: `Err(msg)` if the receiver that took the
+    /// message gave it back.
+    fn send_once(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<Result<(), SendTimeoutError<T>>, T> {
         let token = &mut Token::default();
         let mut inner = self.lock();
         if self.pair_with_receiver(&mut inner, token) {
             drop(inner);
             // SAFETY: paired with a receiver's packet (or disconnected).
-            return unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected);
+            return Ok(unsafe { self.write(token, msg) }.map_err(SendTimeoutError::Disconnected));
         }
         Context::with(|cx| {
             let oper = Operation::hook(token);
@@ -332,17 +407,20 @@ impl<T> Channel<T> {
                     self.mirror(&inner);
                     drop(inner);
                     let msg = packet.msg.get_mut().take().expect("our message is gone");
-                    if sel == Selected::Aborted {
-                        Err(SendTimeoutError::Timeout(msg))
+                    Ok(Err(if sel == Selected::Aborted {
+                        SendTimeoutError::Timeout(msg)
                     } else {
-                        Err(SendTimeoutError::Disconnected(msg))
-                    }
+                        SendTimeoutError::Disconnected(msg)
+                    }))
                 }
                 Selected::Operation(_) => {
-                    // A receiver took it; wait until it is done with our
-                    // packet before the stack frame goes away.
+                    // A receiver paired with us; wait until it is done with
+                    // our packet before the stack frame goes away.
                     packet.wait_ready();
-                    Ok(())
+                    match packet.msg.get_mut().take() {
+                        None => Ok(Ok(())),
+                        Some(back) => Err(back),
+                    }
                 }
             }
         })
@@ -350,21 +428,33 @@ impl<T> Channel<T> {
 
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         let token = &mut Token::default();
-        if self.start_recv(token) {
+        while self.start_recv(token) {
             // SAFETY: `start_recv` succeeded.
-            unsafe { self.read(token) }.map_err(|()| TryRecvError::Disconnected)
-        } else {
-            Err(TryRecvError::Empty)
+            match unsafe { self.take(token) } {
+                Ok(Some(msg)) => return Ok(msg),
+                Ok(None) => {} // an abandoned select-send: look again
+                Err(()) => return Err(TryRecvError::Disconnected),
+            }
         }
+        Err(TryRecvError::Empty)
     }
 
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        loop {
+            // `None`: a select-sender paired with us and then abandoned.
+            if let Some(msg) = self.recv_once(deadline)? {
+                return Ok(msg);
+            }
+        }
+    }
+
+    fn recv_once(&self, deadline: Option<Instant>) -> Result<Option<T>, RecvTimeoutError> {
         let token = &mut Token::default();
         let mut inner = self.lock();
         if self.pair_with_sender(&mut inner, token) {
             drop(inner);
             // SAFETY: paired with a sender's packet (or disconnected).
-            return unsafe { self.read(token) }.map_err(|()| RecvTimeoutError::Disconnected);
+            return unsafe { self.take(token) }.map_err(|()| RecvTimeoutError::Disconnected);
         }
         Context::with(|cx| {
             let oper = Operation::hook(token);
@@ -396,11 +486,7 @@ impl<T> Channel<T> {
                 Selected::Operation(_) => {
                     // A sender wrote into our packet (or is about to).
                     packet.wait_ready();
-                    Ok(packet
-                        .msg
-                        .get_mut()
-                        .take()
-                        .expect("a written packet without a message"))
+                    Ok(packet.msg.get_mut().take())
                 }
             }
         })
@@ -472,7 +558,18 @@ impl<T> SelectHandle for Receiver<'_, T> {
     }
     fn accept(&self, token: &mut Token, cx: &Context) -> bool {
         token.zero.packet = cx.wait_packet();
-        true
+        // SAFETY: our own box, from `register`; its sender hands it over by
+        // setting `ready`.
+        let packet = unsafe { &*(token.zero.packet as *const Packet<T>) };
+        packet.wait_ready();
+        // SAFETY: `ready`: the sender is done with it.
+        if unsafe { (*packet.msg.get()).is_some() } {
+            return true;
+        }
+        // Its send was abandoned: free the box and select again.
+        // SAFETY: the box came from `Box::into_raw` in `register`.
+        drop(unsafe { Box::from_raw(token.zero.packet as *mut Packet<T>) });
+        false
     }
     fn is_ready(&self) -> bool {
         if !self.0.recv_might_proceed() {
@@ -491,6 +588,10 @@ impl<T> SelectHandle for Receiver<'_, T> {
     }
     fn stamp(&self) -> usize {
         self.0.epoch.load(SeqCst)
+    }
+    fn abandon(&self, token: &mut Token) {
+        // SAFETY: `token` came from this channel's `try_select`/`accept`.
+        unsafe { self.0.give_back(token) }
     }
 }
 
@@ -540,5 +641,12 @@ impl<T> SelectHandle for Sender<'_, T> {
     }
     fn stamp(&self) -> usize {
         self.0.epoch.load(SeqCst)
+    }
+    fn abandon(&self, token: &mut Token) {
+        if !token.zero.packet.is_null() {
+            // An empty packet: its receiver waits again.
+            // SAFETY: `token` came from this channel's `try_select`/`accept`.
+            unsafe { self.0.fill(token, None) }
+        }
     }
 }

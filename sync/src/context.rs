@@ -140,6 +140,10 @@ impl Context {
     /// [`ContextError::DeadlineExceeded`]); an earlier deadline of this
     /// context still applies.
     pub fn with_deadline(&self, deadline: Instant) -> (Context, CancelFunc) {
+        if self.node.deadline.is_some_and(|d| d <= deadline) {
+            // Go: "semantically equivalent to parent": no timer of its own.
+            return self.with_cancel();
+        }
         let effective = match self.node.deadline {
             Some(d) if d <= deadline => d,
             _ => deadline,

@@ -25,6 +25,7 @@ use gofer_runtime::park::relax;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+#[cfg(not(loom))]
 use std::time::{Duration, Instant};
 
 const LOCKED: u8 = 1;
@@ -37,7 +38,49 @@ const WOKEN: usize = 1;
 const HANDED: usize = 2;
 
 /// A waiter that has waited this long gets the lock handed to it.
+#[cfg(not(loom))]
 const STARVATION: Duration = Duration::from_millis(1);
+
+/// When a waiter began to wait, to tell whether it is starving.
+///
+/// Under loom the clock is replaced by something the model controls (real
+/// time would make executions differ on replay): a waiter starves once it
+/// has been woken and lost the lock to a barging locker.
+#[derive(Clone, Copy)]
+struct Arrival {
+    #[cfg(not(loom))]
+    at: Instant,
+    #[cfg(loom)]
+    losses: u32,
+}
+
+impl Arrival {
+    fn now() -> Arrival {
+        Arrival {
+            #[cfg(not(loom))]
+            at: Instant::now(),
+            #[cfg(loom)]
+            losses: 0,
+        }
+    }
+
+    /// The same waiter, after it was woken and lost the lock again.
+    fn lost(self) -> Arrival {
+        #[cfg(loom)]
+        return Arrival {
+            losses: self.losses + 1,
+        };
+        #[cfg(not(loom))]
+        self
+    }
+
+    fn is_starving(&self) -> bool {
+        #[cfg(loom)]
+        return self.losses > 0;
+        #[cfg(not(loom))]
+        return self.at.elapsed() >= STARVATION;
+    }
+}
 
 /// A mutual-exclusion lock that parks the calling goroutine while another
 /// holds it (a plain thread blocks).
@@ -64,7 +107,7 @@ const STARVATION: Duration = Duration::from_millis(1);
 /// ```
 pub struct Mutex<T: ?Sized> {
     state: AtomicU8,
-    queue: WaitQueue<Instant>,
+    queue: WaitQueue<Arrival>,
     data: UnsafeCell<T>,
 }
 
@@ -145,7 +188,7 @@ impl<T: ?Sized> Mutex<T> {
     #[cold]
     fn lock_slow(&self) {
         let mut spins = 0;
-        let mut waited_since: Option<Instant> = None;
+        let mut arrival: Option<Arrival> = None;
         let mut woken = false;
         loop {
             let s = self.state.load(Relaxed);
@@ -178,9 +221,13 @@ impl<T: ?Sized> Mutex<T> {
                 drop(guard);
                 continue;
             }
-            let since = *waited_since.get_or_insert_with(Instant::now);
-            // A waiter that was woken and lost the race goes back to the
-            // front, keeping its original arrival time.
+            let since = match arrival {
+                // A waiter that was woken and lost the race goes back to
+                // the front, keeping its original arrival time.
+                Some(a) => a.lost(),
+                None => Arrival::now(),
+            };
+            arrival = Some(since);
             match wait(&self.queue, guard, since, woken, None) {
                 Some(HANDED) => return,
                 _ => woken = true,
@@ -209,7 +256,7 @@ impl<T: ?Sized> Mutex<T> {
             return;
         };
         let still_queued = if waiters.is_empty() { 0 } else { QUEUED };
-        if first.data.elapsed() >= STARVATION {
+        if first.data.is_starving() {
             // Starvation mode: hand over; the lock stays LOCKED.
             self.state.store(LOCKED | still_queued, Release);
             first.grant(HANDED);

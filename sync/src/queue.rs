@@ -8,7 +8,11 @@
 //! unparks it. Parking has permit semantics and may return spuriously, so
 //! a waiter parks in a loop until its slot holds a grant. A waiter that
 //! gives up (a timeout) removes itself under the lock, unless it was
-//! granted meanwhile, which the lock makes an either-or.
+//! granted meanwhile. A waker may take waiters out under the lock and
+//! grant them after releasing it; a waiter that times out in between
+//! finds itself gone from the queue with no grant yet, and waits for that
+//! grant rather than return — else the grant would land in its *next*
+//! wait.
 
 use crate::loom::atomic::Ordering::*;
 use crate::loom::{Mutex, MutexGuard, const_fn};
@@ -27,7 +31,8 @@ pub(crate) struct Waiter<D> {
 
 impl<D> Waiter<D> {
     /// Wakes the waiter with `grant`. Call with the queue's lock held, or
-    /// after removing the waiter under it.
+    /// after removing the waiter under it (then the grant must follow: the
+    /// waiter, unable to give up, waits for it).
     pub(crate) fn grant(self, grant: Grant) {
         debug_assert_ne!(grant, 0);
         self.task.wait_slot().state.store(grant, Release);
@@ -99,8 +104,19 @@ pub(crate) fn wait<D>(
                     return Some(grant);
                 }
                 let id = task.id();
-                waiters.retain(|w| w.task.id() != id);
-                return None;
+                if let Some(i) = waiters.iter().position(|w| w.task.id() == id) {
+                    waiters.remove(i);
+                    return None;
+                }
+                // Taken out by a waker whose grant is on its way.
+                drop(waiters);
+                loop {
+                    let grant = task.wait_slot().state.load(Acquire);
+                    if grant != 0 {
+                        return Some(grant);
+                    }
+                    park();
+                }
             }
         }
     }

@@ -97,8 +97,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Locks for reading if that can be done right now.
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        self.try_read_fast()
-            .then_some(RwLockReadGuard { lock: self })
+        self.try_read_fast().then(|| RwLockReadGuard { lock: self })
     }
 
     fn try_read_fast(&self) -> bool {
@@ -134,7 +133,7 @@ impl<T: ?Sized> RwLock<T> {
         self.state
             .compare_exchange(0, WRITER, Acquire, Relaxed)
             .is_ok()
-            .then_some(RwLockWriteGuard { lock: self })
+            .then(|| RwLockWriteGuard { lock: self })
     }
 
     /// Mutable access without locking: `&mut self` proves exclusivity.
@@ -168,7 +167,13 @@ impl<T: ?Sized> RwLock<T> {
                 }
             }
             // ...else queue. QUEUED makes releasers look at the queue.
-            self.state.fetch_or(QUEUED, Relaxed);
+            if self
+                .state
+                .compare_exchange(s, s | QUEUED, Relaxed, Relaxed)
+                .is_err()
+            {
+                continue; // changed since we looked (maybe released): look again
+            }
             if wait(&self.queue, waiters, writer, false, None) == Some(HANDED) {
                 return;
             }

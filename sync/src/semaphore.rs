@@ -99,7 +99,7 @@ impl Semaphore {
         if self.queued.load(Acquire) {
             return None;
         }
-        self.take(n).then_some(SemaphorePermit { sem: self, n })
+        self.take(n).then(|| SemaphorePermit { sem: self, n })
     }
 
     /// Takes `n` permits if there are enough.

@@ -71,7 +71,13 @@ impl WaitGroup {
         if after == 0 && delta != 0 {
             // Wake under the lock: a waiter that saw a non-zero count is
             // either queued already or re-checks after we release it.
-            let waiters = std::mem::take(&mut *self.inner.waiters.lock());
+            let waiters = {
+                let mut q = self.inner.waiters.lock();
+                if self.inner.count.load(Acquire) != 0 {
+                    return; // a new round began: its waiters are not ours
+                }
+                std::mem::take(&mut *q)
+            };
             for w in waiters {
                 w.grant(DONE);
             }

@@ -7,6 +7,7 @@ use crate::err::{
     RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError,
 };
 use crate::flavors;
+use crate::rt;
 use crate::select::{Operation, SelectHandle, Token};
 use std::fmt;
 use std::iter::FusedIterator;
@@ -197,6 +198,7 @@ impl<T> Sender<T> {
     /// Sends a message, waiting while the channel is full. Fails only if
     /// every receiver is gone or the channel was closed.
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        rt::consume_budget();
         each_sender_flavor!(&self.flavor, chan => chan.send(msg, None)).map_err(|e| match e {
             SendTimeoutError::Disconnected(msg) => SendError(msg),
             SendTimeoutError::Timeout(_) => unreachable!("a send without a deadline timed out"),
@@ -213,6 +215,7 @@ impl<T> Sender<T> {
 
     /// Like [`send`](Sender::send), waiting until at most `deadline`.
     pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        rt::consume_budget();
         each_sender_flavor!(&self.flavor, chan => chan.send(msg, Some(deadline)))
     }
 
@@ -386,6 +389,7 @@ impl<T> Receiver<T> {
     }
 
     fn recv_inner(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        rt::consume_budget();
         match &self.flavor {
             ReceiverFlavor::Array(chan) => chan.recv(deadline),
             ReceiverFlavor::List(chan) => chan.recv(deadline),

@@ -1,5 +1,6 @@
 //! Everything the channels need from the runtime, in one place: the current
-//! task, parking with an optional deadline, unparking, and a spin step.
+//! task, parking with an optional deadline, unparking, a spin step, and the
+//! fairness budget that blocking operations spend.
 //!
 //! It is `gofer_runtime::park`: a goroutine parks by suspending (its worker
 //! runs other goroutines), a plain thread parks its thread. Under
@@ -7,7 +8,8 @@
 //! `loom-tests/` can model-check the channel protocols themselves.
 
 pub(crate) use gofer_runtime::park::{
-    Task, TaskId, WaitSlot, current_task_id, in_goroutine, park, park_deadline, relax,
+    Task, TaskId, WaitSlot, consume_budget, current_task_id, in_goroutine, park, park_deadline,
+    relax,
 };
 
 /// Sleeps the calling task until `deadline`, or forever.

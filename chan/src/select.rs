@@ -217,6 +217,9 @@ pub(crate) fn run_select<'a>(
     if !is_biased {
         utils::shuffle(handles);
     }
+    if !matches!(timeout, Timeout::Now) {
+        rt::consume_budget();
+    }
 
     let mut token = Token::default();
     if let Timeout::Now = timeout {

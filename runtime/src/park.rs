@@ -322,6 +322,34 @@ fn park_thread(deadline: Option<Instant>) {
     }
 }
 
+/// How many [`consume_budget`] calls one run of a goroutine may make
+/// before it is made to yield.
+pub(crate) const BUDGET: u32 = 128;
+
+/// A fairness point: call it at the start of every operation that *may*
+/// block — a channel send or receive, a lock, a socket read — and never in
+/// one that promises not to (`try_*`).
+///
+/// Goroutines are not preempted, so one whose operations never have to
+/// wait (a receiver that always finds a message, a reader whose socket
+/// always has data) would otherwise keep its worker from every goroutine
+/// homed there for as long as that lasts. Each run of a goroutine gets a
+/// budget of 128 such operations; the call that finds it spent yields
+/// first, and the next run starts afresh (tokio's coop budget, in place of
+/// Go's preemption). Yielding here is safe exactly because the operation
+/// could have parked anyway. A plain thread has no budget.
+#[inline]
+pub fn consume_budget() {
+    if let Some(local) = crate::sched::processor::current_local() {
+        let left = local.budget.get();
+        if left > 0 {
+            local.budget.set(left - 1);
+        } else if current_g().is_some() {
+            crate::yield_now();
+        }
+    }
+}
+
 /// One step of a spin-wait on another task's progress. In a goroutine it
 /// yields to the scheduler (the task being waited for may need this very
 /// worker); on a thread it yields the CPU.

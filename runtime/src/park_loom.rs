@@ -113,6 +113,9 @@ pub fn in_goroutine() -> bool {
     true
 }
 
+/// Loom threads have no budget (see the real `consume_budget`).
+pub fn consume_budget() {}
+
 /// One spin-wait step: a loom yield.
 pub fn relax() {
     loom::thread::yield_now();

@@ -98,3 +98,35 @@ fn many_sleepers_share_the_one_worker() {
     // All 1000 slept concurrently: far less than 1000 x 100 ms.
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
 }
+
+#[test]
+fn a_goroutine_that_never_blocks_still_yields_at_fairness_points() {
+    one_worker();
+    // The spinner only ever passes fairness points (as a receiver that
+    // always finds a message would); the flag it waits for can only be
+    // set by the other goroutine, on the same and only worker.
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let spinner = gofer::spawn(move || {
+        let mut points = 0u64;
+        while !f.load(Ordering::SeqCst) {
+            gofer::park::consume_budget();
+            points += 1;
+        }
+        points
+    });
+    let f = flag.clone();
+    let setter = gofer::spawn(move || f.store(true, Ordering::SeqCst));
+    setter.join().unwrap();
+    let points = spinner.join().unwrap();
+    assert!(points >= 1, "the setter ran before the spinner started");
+}
+
+#[test]
+fn a_plain_thread_has_no_budget_to_spend() {
+    one_worker();
+    // Outside a goroutine a fairness point never yields (nor panics).
+    for _ in 0..10_000 {
+        gofer::park::consume_budget();
+    }
+}

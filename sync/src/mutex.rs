@@ -21,7 +21,7 @@
 use crate::loom::atomic::{AtomicU8, Ordering::*};
 use crate::loom::const_fn;
 use crate::queue::{WaitQueue, wait};
-use gofer_runtime::park::relax;
+use gofer_runtime::park::{consume_budget, relax};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -148,6 +148,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks, waiting (parking the goroutine) until the lock is free.
     #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        consume_budget();
         if self
             .state
             .compare_exchange_weak(0, LOCKED, Acquire, Relaxed)

@@ -10,6 +10,7 @@
 use crate::loom::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::const_fn;
 use crate::queue::{WaitQueue, Waiter, wait};
+use gofer_runtime::park::consume_budget;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -89,6 +90,7 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting while a writer holds or waits for it.
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        consume_budget();
         if !self.try_read_fast() {
             self.lock_slow(false);
         }
@@ -118,6 +120,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Locks for writing, waiting until nobody else holds it.
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        consume_budget();
         if self
             .state
             .compare_exchange(0, WRITER, Acquire, Relaxed)

@@ -3,6 +3,7 @@
 use crate::loom::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::const_fn;
 use crate::queue::{WaitQueue, wait};
+use gofer_runtime::park::consume_budget;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -120,6 +121,7 @@ impl Semaphore {
     }
 
     fn acquire_until(&self, n: usize, deadline: Option<Instant>) -> Option<SemaphorePermit<'_>> {
+        consume_budget();
         // Uncontended: one compare-and-swap, no lock.
         if !self.queued.load(Acquire) && self.take(n) {
             return Some(SemaphorePermit { sem: self, n });

@@ -62,6 +62,9 @@ pub(crate) struct Local {
     pub(crate) stacks: RefCell<StackCache>,
     pub(crate) graveyard: RefCell<Graveyard>,
     pub(crate) tick: Cell<u64>,
+    /// What is left of the running goroutine's fairness budget (see
+    /// `park::consume_budget`); refilled before each run.
+    pub(crate) budget: Cell<u32>,
     rng: Cell<u64>,
     pub(crate) spinning: Cell<bool>,
     /// A batch of reserved goroutine ids: next and end.
@@ -80,6 +83,7 @@ impl Local {
             stacks: RefCell::new(StackCache::new()),
             graveyard: RefCell::new(Graveyard::new()),
             tick: Cell::new(0),
+            budget: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 32)),
             spinning: Cell::new(false),
             ids: Cell::new((0, 0)),

@@ -43,6 +43,7 @@ fn execute(rt: &Runtime, local: &Local, g: GRef) {
     };
 
     shared.running.store(g.as_ptr().as_ptr(), Relaxed);
+    local.budget.set(crate::park::BUDGET);
     set_current_g(Some(g.as_ptr()));
     // `Main::run` catches every panic, so an unwind out of `resume` is a
     // runtime bug; the guard turns it into an abort (free when not taken).

@@ -1,7 +1,8 @@
 //! Models of gofer-sync's `WaitGroup` (`sync/src/waitgroup.rs`, on the
 //! wait queue of `sync/src/queue.rs`). `add`/`done` change the count with
-//! one `fetch_add`; the one that brings it to zero takes the whole queue
-//! under the queue's lock and grants every waiter. `wait` returns at once
+//! one `fetch_add`; the one that brings it to zero takes the queue's
+//! lock, re-checks that the count is still zero (else a new round has
+//! begun), takes the whole queue and grants every waiter. `wait` returns at once
 //! if the count is zero; otherwise it takes the queue's lock, *re-checks*
 //! the count under it, and only then enqueues and parks until granted.
 //!
@@ -120,16 +121,9 @@ fn a_done_that_reaches_zero_wakes_every_waiter() {
 
 /// A wait group used for two rounds: the second `wait` waits for the
 /// second round's `done`, not the first's. The second `add` comes after
-/// the first `wait` returned, as Go requires.
-///
-/// The bug this finds: the first round's `done` brings the count to 0;
-/// before it takes the queue lock, the main thread's `wait` sees the 0 (its
-/// fast path), returns, `add`s for round two, and queues in `wait`. Then
-/// the first `done` takes the queue — now holding the *second* round's
-/// waiter — and grants it: the second `wait` returns with the count at 1
-/// and `work[1]` unset. `add` must re-check, under the queue lock, that the
-/// count is still 0 before it takes the waiters (checked in a scratch copy:
-/// with that re-check this model passes, 541 executions).
+/// the first `wait` returned, as Go requires. (The first round's last
+/// `done` took the queue without re-checking the count, so it could grant
+/// the second round's waiter; fixed in 70dbde9.)
 #[test]
 fn a_reused_wait_group_waits_for_the_second_round() {
     check(|| {
@@ -158,16 +152,11 @@ fn a_reused_wait_group_waits_for_the_second_round() {
     });
 }
 
-/// A grant must reach only the wait it was meant for. `Condvar::notify_all`
-/// takes its queue under the lock but grants *after* releasing it; a
-/// `wait_timeout` that times out in between finds its slot still empty,
-/// returns "timed out", and goes on — and the late grant then lands in the
-/// *next* wait of that task, here a `WaitGroup::wait`, which returns while
-/// the count is still 1. (`Waiter::grant` in `queue.rs` says "call with the
-/// queue's lock held, or after removing the waiter under it", but the
-/// timeout path of `queue::wait` relies on the lock alone. Checked in a
-/// scratch copy: granting under the lock in `notify_all`, as `notify_one`
-/// does, makes this model pass, 115 executions.)
+/// A grant must reach only the wait it was meant for: a `wait_timeout`
+/// that times out while `notify_all` is granting its queue outside the
+/// lock waits for that grant, so the task's next wait, here a
+/// `WaitGroup::wait`, returns only when the count is zero. (The late grant
+/// used to land in that next wait; fixed in `queue.rs` in 70dbde9.)
 #[test]
 fn a_wait_group_wait_is_not_ended_by_a_stale_condvar_grant() {
     check(|| {

@@ -228,25 +228,18 @@ fn a_producer_consumer_queue_delivers_every_item_once(mode: Mode) {
 }
 all_modes!(a_producer_consumer_queue_delivers_every_item_once);
 
-/// A grant must reach only the wait it was meant for.
-///
-/// The bug: `notify_all` takes its whole queue under the queue lock but
-/// grants the waiters *after* releasing it. A `wait_timeout` whose deadline
-/// passes in between takes the lock, finds its slot still empty, "removes"
-/// itself (it is no longer queued) and returns timed out — and then the
-/// late grant lands in the task's wait slot during its *next* wait, which
-/// returns as if granted. Here that next wait is a `WaitGroup::wait` on a
-/// count of 1, which must not return before the count reaches 0. (The
-/// stale grant can end any later wait of the task that goes through the
-/// task's wait slot: a `Semaphore` acquire that then holds no permits, a
-/// `Mutex` lock that then sits in the queue twice; gofer-chan uses the
-/// same slot.) `queue::Waiter::grant` says "call with the queue's lock
-/// held, or after removing the waiter under it", but the timeout path of
-/// `queue::wait` relies on the lock alone; granting under the lock in
-/// `notify_all` (as `notify_one` does) fixes it. The loom model
-/// `a_wait_group_wait_is_not_ended_by_a_stale_condvar_grant` (loom-tests,
-/// `sync_waitgroup.rs`) fails deterministically; this stress run catches
-/// it within a few hundred rounds most times on threads.
+/// A grant must reach only the wait it was meant for: a `wait_timeout`
+/// whose deadline passes while `notify_all` grants its queue (after
+/// releasing the queue lock) must not leave that grant to end the task's
+/// *next* wait. Here that next wait is a `WaitGroup::wait` on a count of 1,
+/// which must not return before the count reaches 0. (It once did: the
+/// timed-out waiter "removed" itself, already taken out, and returned, and
+/// the late grant then ended its next wait — any wait through the task's
+/// wait slot. Fixed in 70dbde9: `queue::wait` now waits for a grant on its
+/// way. The loom model
+/// `a_wait_group_wait_is_not_ended_by_a_stale_condvar_grant`, in
+/// loom-tests' `sync_waitgroup.rs`, pins it deterministically; this stress
+/// run caught it within a few hundred rounds most times on threads.)
 fn a_timed_out_waiter_does_not_get_a_late_notify_all_grant_in_its_next_wait(mode: Mode) {
     const WAITERS: usize = 16;
     let m = Mutex::new(());

@@ -164,13 +164,10 @@ mode_tests!(a_childs_deadline_is_capped_by_its_parents);
 /// child gets no timer of its own and is done through the parent, so once
 /// the child is done the parent's `Err()` is set.
 ///
-/// Here `with_deadline` starts a timer goroutine for the capped child too
-/// (at the parent's deadline), and that timer may fire before the
-/// parent's: the child is done while `parent.err()` is still `None` (seen
-/// in about half the runs). Harmless for most code, but code that checks
-/// the parent after the child is done sees a difference from Go, and each
-/// capped child costs a goroutine. Fix: when the parent's deadline is the
-/// earlier one, make the child like `with_cancel` (no timer).
+/// (`with_deadline` once started a timer goroutine for the capped child
+/// too, which could fire before the parent's: the child was done while
+/// `parent.err()` was still `None`, in about half the runs. Fixed in
+/// 70dbde9: a capped child is a plain `with_cancel` child.)
 fn a_capped_child_is_done_only_after_its_parent_as_in_go(mode: Mode) {
     run(mode, || {
         for _ in 0..10 {

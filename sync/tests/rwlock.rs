@@ -3,8 +3,8 @@
 //! writers are exclusive (atomic counters checked inside every section),
 //! readers queued behind a writer are let in together, a writer is not
 //! starved by a stream of readers, `try_read`/`try_write`, and
-//! `get_mut`/`into_inner`. Tests marked `#[ignore = "bug: ..."]` pin bugs
-//! found here (each test's doc says what and why).
+//! `get_mut`/`into_inner`. Some of these tests caught bugs, fixed in
+//! 70dbde9; their docs say which.
 
 #[macro_use]
 mod common;
@@ -160,11 +160,9 @@ all_modes!(readers_queued_behind_a_writer_are_let_in_together);
 
 /// A writer queued behind a reader blocks *new* readers (arrival order):
 /// `try_read` fails while the writer waits, though only readers hold it.
-///
-/// Ignored: a failed `try_read` drops a read guard it never had (see
-/// [`a_failed_try_read_leaves_a_write_lock_intact`]); here that releases
-/// the body's read lock, hands the lock to the writer while the body still
-/// reads, and `wrote_r.try_recv()` sees the write.
+/// (This test also caught the failed-`try_read` bug of
+/// [`a_failed_try_read_leaves_a_write_lock_intact`]: that released the
+/// body's read lock and let the writer in while the body still read.)
 fn a_queued_writer_keeps_new_readers_out(mode: Mode) {
     let lock = RwLock::new(0);
     let (wrote_s, wrote_r) = gofer_chan::bounded(1);
@@ -223,12 +221,10 @@ all_modes!(try_read_succeeds_and_try_write_fails_while_another_task_reads);
 /// While another task writes, `try_write` fails — and must leave that
 /// task's lock held.
 ///
-/// The bug: `try_write` is `compare_exchange(..).is_ok().then_some(
-/// RwLockWriteGuard { lock: self })`, and `bool::then_some` evaluates its
-/// argument *before* looking at the bool, so a failed attempt builds a
-/// guard and drops it: `write_unlock` CASes WRITER to 0 and releases the
-/// *other* task's write lock. (`Semaphore::try_acquire_many` has the same
-/// shape; `Mutex::try_lock` does not.) Fix: `.then(|| ...)`, or an `if`.
+/// (The bug this caught, fixed in 70dbde9: `try_write` ended in
+/// `.then_some(RwLockWriteGuard { lock: self })`, and `bool::then_some`
+/// evaluates its argument first, so a failed attempt built a guard and
+/// dropped it, releasing the *other* task's write lock. Now `.then(|| ..)`.)
 fn a_failed_try_write_leaves_another_tasks_write_lock_held(mode: Mode) {
     let lock = RwLock::new(0);
     let (held_s, held_r) = gofer_chan::bounded(0);
@@ -258,9 +254,9 @@ mode_tests!(a_failed_try_write_leaves_another_tasks_write_lock_held:
 );
 
 /// While a write lock is held, `try_read` fails — and must leave the lock
-/// as it was. The same eager `then_some` drops a read guard: `read_unlock`
-/// subtracts a reader from a state that has none (it wraps), after which
-/// the lock admits readers and writers at will.
+/// as it was. (The same eager `then_some` once dropped a read guard here:
+/// `read_unlock` subtracted a reader from a state that had none, after
+/// which the lock admitted readers and writers at will. Fixed in 70dbde9.)
 fn a_failed_try_read_leaves_a_write_lock_intact(mode: Mode) {
     run(mode, || {
         let lock = RwLock::new(0);
@@ -299,19 +295,12 @@ fn get_mut_and_into_inner_see_every_write() {
 /// more than there are cores, so the OS preempts them anywhere): a release
 /// racing a waiter's enqueue must not be lost.
 ///
-/// The bug: `lock_slow` decides "not free" from a `Relaxed` load under the
-/// queue lock, then sets QUEUED with a `fetch_or` without re-checking. An
-/// unlock whose fast path runs between the two (`write_unlock`'s CAS from
-/// WRITER to 0 succeeds, or `read_unlock` sees no QUEUED) releases without
-/// looking at the queue, and the waiter parks on a free lock with QUEUED
-/// set, so every later locker queues behind it: all hang. A loom model
-/// (a writer racing a reader or a writer, 2 threads) deadlocks in a few
-/// executions; a `compare_exchange(s, s | QUEUED)` that retries on failure
-/// fixes it (checked in a scratch copy: this test then passes, 3 runs of
-/// 3). The window is a few instructions, yet on the 2-core test machine
-/// with the OS preempting the threads this run hung in 3 runs of 4 (the
-/// `threads` mode each time, `mixed` once), and the contended tests above
-/// hung about once in 20 runs of this file.
+/// (The bug this caught, fixed in 70dbde9: `lock_slow` decided "not free"
+/// from a load under the queue lock, then set QUEUED with a `fetch_or`
+/// without re-checking, so an unlock in between released without looking
+/// at the queue and the waiter parked on a free lock: every later locker
+/// queued behind it and all hung, here in 3 runs of 4. `lock_slow` now
+/// sets QUEUED with a `compare_exchange` from the state it checked.)
 fn a_release_racing_a_waiters_enqueue_is_not_lost(mode: Mode) {
     let lock = RwLock::new(0usize);
     let stop = Instant::now() + Duration::from_secs(2);

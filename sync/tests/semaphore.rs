@@ -117,8 +117,8 @@ fn try_acquire_takes_free_permits(mode: Mode) {
         let a = sem.try_acquire().expect("2 free");
         let b = sem.try_acquire_many(1).expect("1 free");
         assert_eq!(sem.available_permits(), 0);
-        // (A failing `try_acquire` is not tried here: it mints a permit,
-        // see `a_failed_try_acquire_does_not_add_permits`.)
+        // (A failing `try_acquire` is tested in
+        // `a_failed_try_acquire_does_not_add_permits`.)
         drop((a, b));
         assert_eq!(sem.available_permits(), 2);
         let both = sem.try_acquire_many(2).expect("2 free again");
@@ -129,12 +129,10 @@ mode_tests!(try_acquire_takes_free_permits);
 
 /// A `try_acquire` that finds too few permits must leave the count alone.
 ///
-/// The bug: `try_acquire_many` ends with `self.take(n).then_some(
-/// SemaphorePermit { sem: self, n })`, and `bool::then_some` evaluates its
-/// argument first, so when `take` fails the permit is built anyway and
-/// dropped, which *adds* `n` permits: every failed `try_acquire` mints one.
-/// Fix: `.then(|| ...)` or an `if`. (`RwLock::try_read`/`try_write` have
-/// the same shape; see `tests/rwlock.rs`.)
+/// (The bug this caught, fixed in 70dbde9: `try_acquire_many` ended in
+/// `.then_some(SemaphorePermit { .. })`, which builds the permit even when
+/// `take` fails; dropping it *added* `n` permits, so every failed
+/// `try_acquire` minted one. Now `.then(|| ..)`, as in `RwLock`.)
 fn a_failed_try_acquire_does_not_add_permits(mode: Mode) {
     run(mode, || {
         let sem = Semaphore::new(1);

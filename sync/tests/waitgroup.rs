@@ -173,16 +173,14 @@ all_modes!(reuse_for_further_rounds);
 /// this: the new `add` comes after the previous `wait` returned). Each
 /// `wait` must return only when the count is zero again.
 ///
-/// The bug: the `done` that takes the count to zero then takes the queue
-/// lock and grants whoever is queued — without re-checking the count. If
-/// the waiter saw the zero (its fast path), re-added, and queued for the
-/// next round before that `done` got the lock, it is granted at once: its
-/// `wait` returns with the count at 1. Re-checking the count under the
-/// lock fixes it (a waiter queues only after seeing a non-zero count under
-/// that lock). The loom model `a_reused_wait_group_waits_for_the_second_round`
-/// (loom-tests, `sync_waitgroup.rs`) fails deterministically; this stress
-/// run (workers on threads, which the OS preempts inside `done`) catches
-/// it in about one run in three here (some millions of rounds each).
+/// (The bug this caught, fixed in 70dbde9: the `done` that took the count
+/// to zero then took the queue lock and granted whoever was queued without
+/// re-checking the count, so a waiter that had already re-added and queued
+/// for the next round returned with the count at 1. It now re-checks the
+/// count under the lock. The loom model
+/// `a_reused_wait_group_waits_for_the_second_round`, in loom-tests'
+/// `sync_waitgroup.rs`, pins it deterministically; this stress run caught
+/// it in about one run in three.)
 fn a_wait_of_the_next_round_is_not_ended_by_the_previous_rounds_done(mode: Mode) {
     let early = AtomicUsize::new(0);
     let until = Instant::now() + Duration::from_secs(3);

@@ -15,6 +15,12 @@
 //! epoll reports. Whatever arrived after the system call therefore either
 //! moved the number before we registered (we retry at once) or finds us on
 //! the list. Plain threads instead wait in `poll(2)` on the descriptor.
+//!
+//! Deadlines may move while an operation waits (Go's `SetReadDeadline`
+//! on a blocked read): the operation reads its deadline afresh each time
+//! it wakes, and moving a deadline wakes the waiting goroutines (threads
+//! notice within one `poll(2)` slice). A deadline already past fails the
+//! operation before it tries the system call, as in Go.
 
 use gofer_runtime::park::{Task, in_goroutine, park, park_deadline};
 use std::io;
@@ -46,6 +52,14 @@ impl Half {
 
     fn waiters(&self) -> MutexGuard<'_, Vec<Task>> {
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes every waiter without readiness: they look at their deadline
+    /// again and wait on.
+    fn poke(&self) {
+        for t in self.waiters().iter() {
+            t.unpark();
+        }
     }
 
     /// The poller saw an edge: bump the sequence and wake every waiter.
@@ -115,6 +129,11 @@ impl PollDesc {
 
     pub(crate) fn generation(&self) -> u32 {
         self.generation.load(Acquire)
+    }
+
+    /// A deadline in `dir` moved: waiters re-read it.
+    pub(crate) fn deadline_moved(&self, dir: Dir) {
+        self.half(dir).poke();
     }
 }
 
@@ -216,16 +235,20 @@ impl Registration {
     }
 
     /// Runs `op` until it does something other than `WouldBlock`, waiting
-    /// for readiness in `dir` in between (until `deadline`, if any).
+    /// for readiness in `dir` in between, until `deadline()` (read again
+    /// after every wakeup: it may move), if any.
     pub(crate) fn io<T>(
         &self,
         dir: Dir,
-        deadline: Option<Instant>,
+        deadline: &dyn Fn() -> Option<Instant>,
         mut op: impl FnMut() -> io::Result<T>,
     ) -> io::Result<T> {
         loop {
             if self.pd.is_closed() {
                 return Err(closed_error());
+            }
+            if deadline().is_some_and(|d| Instant::now() >= d) {
+                return Err(timed_out());
             }
             let seen = self.pd.half(dir).seq.load(Acquire);
             match op() {
@@ -241,7 +264,12 @@ impl Registration {
         }
     }
 
-    fn wait_goroutine(&self, dir: Dir, seen: u64, deadline: Option<Instant>) -> io::Result<()> {
+    fn wait_goroutine(
+        &self,
+        dir: Dir,
+        seen: u64,
+        deadline: &dyn Fn() -> Option<Instant>,
+    ) -> io::Result<()> {
         let half = self.pd.half(dir);
         let me = Task::current();
         {
@@ -257,7 +285,7 @@ impl Registration {
             if half.seq.load(Acquire) != seen || self.pd.is_closed() {
                 return Ok(());
             }
-            match deadline {
+            match deadline() {
                 None => park(),
                 Some(d) if Instant::now() < d => park_deadline(d),
                 Some(_) => {
@@ -287,7 +315,12 @@ impl Drop for Registration {
 
 /// A plain thread waits in `poll(2)`, in slices so that it also notices
 /// `close()`.
-fn wait_thread(pd: &PollDesc, dir: Dir, fd: RawFd, deadline: Option<Instant>) -> io::Result<()> {
+fn wait_thread(
+    pd: &PollDesc,
+    dir: Dir,
+    fd: RawFd,
+    deadline: &dyn Fn() -> Option<Instant>,
+) -> io::Result<()> {
     const SLICE_MS: i32 = 100;
     let events = match dir {
         Dir::Read => libc::POLLIN | libc::POLLRDHUP,
@@ -297,7 +330,7 @@ fn wait_thread(pd: &PollDesc, dir: Dir, fd: RawFd, deadline: Option<Instant>) ->
         if pd.is_closed() {
             return Ok(()); // the caller reports it
         }
-        let ms = match deadline {
+        let ms = match deadline() {
             None => SLICE_MS,
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());

@@ -28,8 +28,12 @@ fn decode(v: u64) -> Option<Instant> {
 }
 
 pub(crate) struct Socket<S: AsRawFd> {
-    io: S,
+    /// Declared (so dropped) before `io`: the descriptor must leave the
+    /// epoll set while its number is still ours. Closed first, the number
+    /// could be reused by a new socket before the deregistration, which
+    /// would then remove the new socket's registration instead.
     reg: Registration,
+    io: S,
     /// Per-operation timeouts (std's `set_read_timeout`), in nanoseconds;
     /// 0 = none.
     timeouts: [AtomicU64; 2],
@@ -65,29 +69,30 @@ impl<S: AsRawFd> Socket<S> {
     }
 
     /// Runs a read-side operation, waiting for readability on `EAGAIN`.
-    pub(crate) fn read<T>(&self, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
-        let deadline = self.deadline(Dir::Read);
-        self.reg.io(Dir::Read, deadline, || op(&self.io))
+    pub(crate) fn read<T>(&self, op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
+        self.io(Dir::Read, op)
     }
 
     /// Runs a write-side operation, waiting for writability on `EAGAIN`.
-    pub(crate) fn write<T>(&self, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
-        let deadline = self.deadline(Dir::Write);
-        self.reg.io(Dir::Write, deadline, || op(&self.io))
+    pub(crate) fn write<T>(&self, op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
+        self.io(Dir::Write, op)
     }
 
-    /// The earlier of the deadline and now + the timeout.
-    fn deadline(&self, dir: Dir) -> Option<Instant> {
+    fn io<T>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
+        // A reader whose socket always has data would never yield.
+        gofer_runtime::park::consume_budget();
         let i = slot(dir);
-        let deadline = decode(self.deadlines[i].load(Acquire));
-        let timeout = match self.timeouts[i].load(Acquire) {
+        // A timeout counts from the start of this operation; a deadline is
+        // absolute and may be moved while we wait, so it is read each time.
+        let timeout_at = match self.timeouts[i].load(Acquire) {
             0 => None,
             ns => Instant::now().checked_add(Duration::from_nanos(ns)),
         };
-        match (deadline, timeout) {
+        let deadline = || match (decode(self.deadlines[i].load(Acquire)), timeout_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
+        };
+        self.reg.io(dir, &deadline, || op(&self.io))
     }
 
     /// std's rule: `Some(Duration::ZERO)` is an error.
@@ -114,10 +119,12 @@ impl<S: AsRawFd> Socket<S> {
     }
 
     /// Go's deadlines: operations in `dir` fail with `TimedOut` once
-    /// `deadline` has passed (`None` clears it). Applies to operations
-    /// already waiting too, from their next wakeup on.
+    /// `deadline` has passed (`None` clears it), even with data at hand.
+    /// Applies to operations already waiting too: goroutines are woken to
+    /// look at it, threads see it within 100 ms.
     pub(crate) fn set_deadline(&self, dir: Dir, deadline: Option<Instant>) {
         self.deadlines[slot(dir)].store(encode(deadline), Release);
+        self.reg.pd().deadline_moved(dir);
     }
 
     /// Closes the socket for everybody sharing it: operations in progress

@@ -112,19 +112,28 @@ impl Iterator for UnixIncoming<'_> {
 
 impl UnixStream {
     /// Connects to the socket at `path`.
+    ///
+    /// Like std's, it waits while the listener's backlog is full (a
+    /// non-blocking Unix connect then fails with `EAGAIN`, and no readiness
+    /// event announces room: it is retried, after 1 ms, 2 ms, ... up to
+    /// 50 ms apart).
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let addr = SockAddr::unix(path)?;
         let socket =
             socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
-        let in_progress = match socket.connect(&addr) {
-            Ok(()) => false,
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINPROGRESS)
-                    || e.kind() == io::ErrorKind::WouldBlock =>
-            {
-                true
+        let mut pause = Duration::from_millis(1);
+        let in_progress = loop {
+            match socket.connect(&addr) {
+                Ok(()) => break false,
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => break true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // The backlog is full.
+                    gofer_runtime::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
         let stream = UnixStream {
             inner: Arc::new(Socket::new(net::UnixStream::from(

@@ -154,7 +154,7 @@ fn one_timer_is_received_by_exactly_one_of_many_tasks(mode: Mode) {
     scope(mode, |sc| {
         for _ in 0..6 {
             sc.spawn(|| {
-                if r.recv_timeout(ms(300)).is_ok() {
+                if r.recv_timeout(ms(100)).is_ok() {
                     got.fetch_add(1, SeqCst);
                 }
             });
@@ -320,7 +320,7 @@ fn select_chooses_fairly_between_duplicate_timer_arms() {
 
 #[test]
 fn waiting_for_a_timer_parks_the_goroutine() {
-    let deadline = Instant::now() + ms(1000);
+    let deadline = Instant::now() + ms(600);
     let answered = scenario::blocked_goroutines_leave_their_workers_free(
         || assert_eq!(at(deadline).recv(), Ok(deadline)),
         || {},

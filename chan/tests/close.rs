@@ -453,10 +453,8 @@ fn sends_racing_a_close_lose_and_duplicate_nothing(mode: Mode) {
 }
 mode_tests!(sends_racing_a_close_lose_and_duplicate_nothing:
     threads,
-    #[ignore = "bug: the closing goroutine's 5 ms sleep can last seconds while goroutine producers and consumer keep its worker busy (see list.rs a_woken_goroutine_runs_promptly_beside_a_chatty_pair)"]
     goroutines,
     mixed,
-    #[ignore = "bug: the closing goroutine's 5 ms sleep can last seconds while goroutine producers and consumer keep its worker busy (see list.rs a_woken_goroutine_runs_promptly_beside_a_chatty_pair)"]
     mixed_rev,
 );
 

@@ -126,7 +126,7 @@ all_modes!(never_does_not_keep_a_select_from_other_channels);
 
 #[test]
 fn waiting_on_never_parks_the_goroutine() {
-    let deadline = Instant::now() + ms(1000);
+    let deadline = Instant::now() + ms(600);
     let answered = scenario::blocked_goroutines_leave_their_workers_free(
         || {
             assert_eq!(

@@ -328,17 +328,17 @@ fn a_period_too_long_for_the_clock_never_ticks() {
 #[test]
 fn waiting_for_a_tick_parks_the_goroutine() {
     let start = Instant::now();
-    let r = tick(ms(1000));
+    let r = tick(ms(600));
     let answered = scenario::blocked_goroutines_leave_their_workers_free(
         || {
             // One of them gets the first tick, the others the next ones;
             // a timeout ends the wait of those left over.
-            let _ = r.recv_timeout(ms(1100));
+            let _ = r.recv_timeout(ms(700));
         },
         || {},
     );
     assert!(
-        answered < start + ms(1000),
+        answered < start + ms(600),
         "the ping was answered only after a tick: waiting held the workers"
     );
 }

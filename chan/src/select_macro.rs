@@ -2,8 +2,9 @@
 //! `select` statement.
 //!
 //! The macro parses its arms into a normal form, binds each channel
-//! expression once (in source order) to a fresh variable — hygiene makes
-//! the `__select_chan` of every expansion step a distinct variable — builds
+//! expression once (in source order, each in a `match` so its temporaries
+//! live through the select) to a fresh variable — hygiene makes the
+//! `__select_chan` of every expansion step a distinct variable — builds
 //! a slice of select handles on the stack, runs the select, and dispatches
 //! on the chosen index. As in crossbeam, a send arm's message is evaluated
 //! only if that arm is chosen.
@@ -96,20 +97,24 @@ macro_rules! __select_internal {
     // ---- @parse: one arm at a time ----------------------------------
     // Bodies that are blocks, with or without a comma after them.
     (@parse $b:tt [$($cases:tt)*] $def:tt
-        recv($r:expr) -> $p:pat => $body:block , $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:block , $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b [$($cases)* (recv ($r) ($p) $body)] $def $($rest)*)
     };
     (@parse $b:tt [$($cases:tt)*] $def:tt
-        recv($r:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b [$($cases)* (recv ($r) ($p) $body)] $def $($rest)*)
     };
     (@parse $b:tt [$($cases:tt)*] $def:tt
-        send($s:expr, $v:expr) -> $p:pat => $body:block , $($rest:tt)*) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block , $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b [$($cases)* (send ($s) ($v) ($p) $body)] $def $($rest)*)
     };
     (@parse $b:tt [$($cases:tt)*] $def:tt
-        send($s:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:block $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b [$($cases)* (send ($s) ($v) ($p) $body)] $def $($rest)*)
+    };
+    // `default()` is `default`.
+    (@parse $b:tt $cases:tt [] default() => $($rest:tt)*) => {
+        $crate::__select_internal!(@parse $b $cases [] default => $($rest)*)
     };
     (@parse $b:tt $cases:tt [] default => $body:block , $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b $cases [(now) $body] $($rest)*)
@@ -117,25 +122,25 @@ macro_rules! __select_internal {
     (@parse $b:tt $cases:tt [] default => $body:block $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b $cases [(now) $body] $($rest)*)
     };
-    (@parse $b:tt $cases:tt [] default($t:expr) => $body:block , $($rest:tt)*) => {
+    (@parse $b:tt $cases:tt [] default($t:expr $(,)?) => $body:block , $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b $cases [(timeout $t) $body] $($rest)*)
     };
-    (@parse $b:tt $cases:tt [] default($t:expr) => $body:block $($rest:tt)*) => {
+    (@parse $b:tt $cases:tt [] default($t:expr $(,)?) => $body:block $($rest:tt)*) => {
         $crate::__select_internal!(@parse $b $cases [(timeout $t) $body] $($rest)*)
     };
     // Bodies that are expressions: a comma, or the end, follows.
     (@parse $b:tt [$($cases:tt)*] $def:tt
-        recv($r:expr) -> $p:pat => $body:expr $(, $($rest:tt)*)?) => {
+        recv($r:expr $(,)?) -> $p:pat => $body:expr $(, $($rest:tt)*)?) => {
         $crate::__select_internal!(@parse $b [$($cases)* (recv ($r) ($p) { $body })] $def $($($rest)*)?)
     };
     (@parse $b:tt [$($cases:tt)*] $def:tt
-        send($s:expr, $v:expr) -> $p:pat => $body:expr $(, $($rest:tt)*)?) => {
+        send($s:expr, $v:expr $(,)?) -> $p:pat => $body:expr $(, $($rest:tt)*)?) => {
         $crate::__select_internal!(@parse $b [$($cases)* (send ($s) ($v) ($p) { $body })] $def $($($rest)*)?)
     };
     (@parse $b:tt $cases:tt [] default => $body:expr $(, $($rest:tt)*)?) => {
         $crate::__select_internal!(@parse $b $cases [(now) { $body }] $($($rest)*)?)
     };
-    (@parse $b:tt $cases:tt [] default($t:expr) => $body:expr $(, $($rest:tt)*)?) => {
+    (@parse $b:tt $cases:tt [] default($t:expr $(,)?) => $body:expr $(, $($rest:tt)*)?) => {
         $crate::__select_internal!(@parse $b $cases [(timeout $t) { $body }] $($($rest)*)?)
     };
     // Mistakes, with messages that say what is wrong.
@@ -165,7 +170,7 @@ macro_rules! __select_internal {
         [$($lets:tt)*] [$($handles:tt)*] [$($dispatch:tt)*]
         [(recv ($r:expr) ($p:pat) $body:block) $($cases:tt)*]) => {
         $crate::__select_internal!(@bind $b $def $oper $index ($($i)* + 1)
-            [$($lets)* let __select_chan = &$r;]
+            [$($lets)* (__select_chan $r)]
             [$($handles)* {
                 let (h, p) = $crate::__private::recv_handle(__select_chan);
                 (h, $($i)*, p)
@@ -180,7 +185,7 @@ macro_rules! __select_internal {
         [$($lets:tt)*] [$($handles:tt)*] [$($dispatch:tt)*]
         [(send ($s:expr) ($v:expr) ($p:pat) $body:block) $($cases:tt)*]) => {
         $crate::__select_internal!(@bind $b $def $oper $index ($($i)* + 1)
-            [$($lets)* let __select_chan = &$s;]
+            [$($lets)* (__select_chan $s)]
             [$($handles)* {
                 let (h, p) = $crate::__private::send_handle(__select_chan);
                 (h, $($i)*, p)
@@ -196,44 +201,59 @@ macro_rules! __select_internal {
         $crate::__select_internal!(@run $b $def $oper $index $lets $handles $dispatch)
     };
 
+    // ---- @nest: bind each channel expression with a `match`, so that
+    // temporaries inside it (`r.unwrap_or(&never())`) live until the
+    // select is over, as they would in crossbeam's macro.
+    (@nest [($chan:ident $e:expr) $($rest:tt)*] $body:block) => {
+        match &$e {
+            $chan => $crate::__select_internal!(@nest [$($rest)*] $body),
+        }
+    };
+    (@nest [] $body:block) => {
+        $body
+    };
+
     // ---- @run: the select itself ------------------------------------------
     (@run ($biased:expr) [] $oper:ident $index:ident
-        [$($lets:tt)*] [$($handles:tt)*] [$($dispatch:tt)*]) => {{
-        $($lets)*
-        let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
-        let $oper = $crate::__private::select(__select_handles, $biased);
-        let $index = $oper.index();
-        $($dispatch)* {
-            ::core::unreachable!("select! chose an operation it does not have")
-        }
-    }};
+        $lets:tt [$($handles:tt)*] [$($dispatch:tt)*]) => {
+        $crate::__select_internal!(@nest $lets {
+            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
+            let $oper = $crate::__private::select(__select_handles, $biased);
+            let $index = $oper.index();
+            $($dispatch)* {
+                ::core::unreachable!("select! chose an operation it does not have")
+            }
+        })
+    };
     (@run ($biased:expr) [(now) $default:block] $oper:ident $index:ident
-        [$($lets:tt)*] [$($handles:tt)*] [$($dispatch:tt)*]) => {{
-        $($lets)*
-        let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
-        match $crate::__private::try_select(__select_handles, $biased) {
-            ::core::result::Result::Ok($oper) => {
-                let $index = $oper.index();
-                $($dispatch)* {
-                    ::core::unreachable!("select! chose an operation it does not have")
+        $lets:tt [$($handles:tt)*] [$($dispatch:tt)*]) => {
+        $crate::__select_internal!(@nest $lets {
+            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
+            match $crate::__private::try_select(__select_handles, $biased) {
+                ::core::result::Result::Ok($oper) => {
+                    let $index = $oper.index();
+                    $($dispatch)* {
+                        ::core::unreachable!("select! chose an operation it does not have")
+                    }
                 }
+                ::core::result::Result::Err(_) => $default,
             }
-            ::core::result::Result::Err(_) => $default,
-        }
-    }};
+        })
+    };
     (@run ($biased:expr) [(timeout $t:expr) $default:block] $oper:ident $index:ident
-        [$($lets:tt)*] [$($handles:tt)*] [$($dispatch:tt)*]) => {{
-        $($lets)*
-        let __select_timeout: ::std::time::Duration = $t;
-        let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
-        match $crate::__private::select_timeout(__select_handles, __select_timeout, $biased) {
-            ::core::result::Result::Ok($oper) => {
-                let $index = $oper.index();
-                $($dispatch)* {
-                    ::core::unreachable!("select! chose an operation it does not have")
+        $lets:tt [$($handles:tt)*] [$($dispatch:tt)*]) => {
+        $crate::__select_internal!(@nest $lets {
+            let __select_timeout: ::std::time::Duration = $t;
+            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
+            match $crate::__private::select_timeout(__select_handles, __select_timeout, $biased) {
+                ::core::result::Result::Ok($oper) => {
+                    let $index = $oper.index();
+                    $($dispatch)* {
+                        ::core::unreachable!("select! chose an operation it does not have")
+                    }
                 }
+                ::core::result::Result::Err(_) => $default,
             }
-            ::core::result::Result::Err(_) => $default,
-        }
-    }};
+        })
+    };
 }

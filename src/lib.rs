@@ -47,6 +47,63 @@
 //! assert!(h.join().unwrap());
 //! ```
 //!
+//! Talk over channels, and wait on several at once with [`select!`] — Go's
+//! unbuffered rendezvous, buffered queues, `close`, timeouts:
+//!
+//! ```
+//! use gofer::chan;
+//! use std::time::Duration;
+//!
+//! let (jobs, todo) = chan::bounded::<u32>(0);     // Go's make(chan uint32)
+//! let (results, done) = chan::unbounded();
+//! for _ in 0..4 {
+//!     let (todo, results) = (todo.clone(), results.clone());
+//!     gofer::go!(move || {
+//!         for n in todo.iter() {                   // until jobs is closed
+//!             results.send(n * n).unwrap();
+//!         }
+//!     });
+//! }
+//! drop(results);
+//! for n in 1..=10 {
+//!     jobs.send(n).unwrap();
+//! }
+//! jobs.close();
+//! assert_eq!(done.iter().sum::<u32>(), 385);
+//!
+//! let (_keep, quiet) = chan::unbounded::<()>();
+//! let timed_out = gofer::select! {
+//!     recv(quiet) -> _ => false,
+//!     recv(chan::after(Duration::from_millis(5))) -> _ => true,
+//! };
+//! assert!(timed_out);
+//! ```
+//!
+//! Sockets look like `std::net` and park the goroutine on `EAGAIN`:
+//!
+//! ```
+//! use gofer::net::{TcpListener, TcpStream};
+//! use std::io::{Read, Write};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! gofer::go!(move || {
+//!     let (mut conn, _) = listener.accept().unwrap();
+//!     let mut buf = [0; 5];
+//!     conn.read_exact(&mut buf).unwrap();
+//!     conn.write_all(&buf).unwrap();                // echo
+//! });
+//! let mut c = TcpStream::connect(addr)?;
+//! c.write_all(b"hello")?;
+//! let mut back = [0; 5];
+//! c.read_exact(&mut back)?;
+//! assert_eq!(&back, b"hello");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! And coordinate with [`sync`] (locks that park, `WaitGroup`, ...) and
+//! [`context`] (Go's cancellation trees).
+//!
 //! Everything works from plain threads too: there a join, a sleep or a
 //! park blocks the thread. The runtime starts on first use; configure it
 //! before that with [`Config`] or the `GOFER_MAXPROCS` and

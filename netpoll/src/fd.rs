@@ -14,7 +14,12 @@
 //! and parks. The poller bumps the number and wakes the list on every edge
 //! epoll reports. Whatever arrived after the system call therefore either
 //! moved the number before we registered (we retry at once) or finds us on
-//! the list. Plain threads instead wait in `poll(2)` on the descriptor.
+//! the list. Each entry remembers the number its task saw, and an edge
+//! takes only the entries older than itself: a task that saw the bump,
+//! retried and registered again before the poller got the lock keeps its
+//! new entry (taking it would leave the task parked with no entry, and no
+//! later edge could find it — a lost wakeup helper-7's C10K test caught).
+//! Plain threads instead wait in `poll(2)` on the descriptor.
 //!
 //! Deadlines may move while an operation waits (Go's `SetReadDeadline`
 //! on a blocked read): the operation reads its deadline afresh each time
@@ -39,7 +44,8 @@ pub(crate) enum Dir {
 /// One direction of a descriptor.
 struct Half {
     seq: AtomicU64,
-    waiters: Mutex<Vec<Task>>,
+    /// Waiting tasks, each with the sequence number it saw.
+    waiters: Mutex<Vec<(Task, u64)>>,
 }
 
 impl Half {
@@ -50,24 +56,32 @@ impl Half {
         }
     }
 
-    fn waiters(&self) -> MutexGuard<'_, Vec<Task>> {
+    fn waiters(&self) -> MutexGuard<'_, Vec<(Task, u64)>> {
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Wakes every waiter without readiness: they look at their deadline
     /// again and wait on.
     fn poke(&self) {
-        for t in self.waiters().iter() {
+        for (t, _) in self.waiters().iter() {
             t.unpark();
         }
     }
 
-    /// The poller saw an edge: bump the sequence and wake every waiter.
+    /// The poller saw an edge: bump the sequence and wake every waiter
+    /// that registered before the bump.
     fn ready(&self) -> usize {
-        self.seq.fetch_add(1, Release);
-        let waiters = std::mem::take(&mut *self.waiters());
-        let n = waiters.len();
-        for t in waiters {
+        let now = self.seq.fetch_add(1, Release) + 1;
+        let mut woken = Vec::new();
+        self.waiters().retain(|(t, seen)| {
+            let stale = *seen < now;
+            if stale {
+                woken.push(t.clone());
+            }
+            !stale
+        });
+        let n = woken.len();
+        for t in woken {
             t.unpark();
         }
         n
@@ -277,7 +291,7 @@ impl Registration {
             if half.seq.load(Acquire) != seen || self.pd.is_closed() {
                 return Ok(());
             }
-            waiters.push(me.clone());
+            waiters.push((me.clone(), seen));
         }
         // While we wait for the fd, the runtime is not deadlocked.
         let _waiting = gofer_runtime::hooks::external_wait();
@@ -294,7 +308,7 @@ impl Registration {
                         return Ok(()); // became ready just in time
                     }
                     let id = me.id();
-                    waiters.retain(|t| t.id() != id);
+                    waiters.retain(|(t, _)| t.id() != id);
                     return Err(timed_out());
                 }
             }

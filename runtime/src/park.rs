@@ -41,7 +41,7 @@ use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use std::time::{Duration, Instant};
 
 /// Identity of a task: a goroutine id, or a distinct id for each OS thread
@@ -103,6 +103,12 @@ struct ThreadTask {
     id: TaskId,
     parker: Parker,
     wait: WaitSlot,
+    /// Counted in `PARKED_THREADS` right now. Whoever clears it takes the
+    /// thread out of the count: the unparker, as soon as it hands over the
+    /// permit — not the thread itself once it runs again, which on a
+    /// starved machine can be many milliseconds later, long enough for
+    /// sysmon to see a woken thread as still blocked and call a deadlock.
+    counted: AtomicBool,
 }
 
 impl ThreadTask {
@@ -111,6 +117,7 @@ impl ThreadTask {
             id: TaskId(THREAD_ID_BIT | NEXT_THREAD_TASK.fetch_add(1, Relaxed)),
             parker: Parker::new(),
             wait: WaitSlot::default(),
+            counted: AtomicBool::new(false),
         }
     }
 }
@@ -189,7 +196,10 @@ impl Task {
     pub fn unpark(&self) {
         match &self.0 {
             Inner::Goroutine(g) => crate::sched::unpark_g(g, true),
-            Inner::Thread(t) => t.parker.unpark(),
+            Inner::Thread(t) => {
+                t.parker.unpark();
+                t.uncount();
+            }
         }
     }
 
@@ -314,11 +324,23 @@ pub(crate) fn parked_threads() -> usize {
 fn park_thread(deadline: Option<Instant>) {
     let task = thread_task();
     if deadline.is_none() {
+        // Count first, then mark: an unparker only uncounts a marked
+        // thread, so the count never goes below the truth.
         PARKED_THREADS.fetch_add(1, SeqCst);
+        task.counted.store(true, SeqCst);
         task.parker.park(None);
-        PARKED_THREADS.fetch_sub(1, SeqCst);
+        task.uncount();
     } else {
         task.parker.park(deadline);
+    }
+}
+
+impl ThreadTask {
+    /// Takes the thread out of `PARKED_THREADS`, if it is in (once).
+    fn uncount(&self) {
+        if self.counted.swap(false, SeqCst) {
+            PARKED_THREADS.fetch_sub(1, SeqCst);
+        }
     }
 }
 
@@ -358,5 +380,36 @@ pub fn relax() {
         crate::yield_now();
     } else {
         std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sysmon's deadlock check counts threads parked in gofer; one that
+    /// has been unparked must leave the count at once, not when the OS
+    /// gets round to running it again (on a starved machine, a false
+    /// "all goroutines are asleep" otherwise).
+    #[test]
+    fn an_unparked_thread_leaves_the_parked_count_before_it_runs() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            tx.send(Task::current()).unwrap();
+            park();
+        });
+        let task = rx.recv().unwrap();
+        let Inner::Thread(t) = &task.0 else {
+            unreachable!("a plain thread's task")
+        };
+        // (The global count is shared with other tests; the flag is this
+        // thread's share of it.)
+        while !t.counted.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        task.unpark();
+        assert!(!t.counted.load(SeqCst), "still counted until it runs");
+        sleeper.join().unwrap();
+        assert!(!t.counted.load(SeqCst));
     }
 }

@@ -259,13 +259,17 @@ fn process_threads() -> Option<usize> {
 fn report_deadlock() -> ! {
     let goroutines = crate::num_goroutines();
     let threads = crate::park::parked_threads();
+    let parked = match goroutines {
+        0 => "no goroutine left".to_string(),
+        1 => "1 goroutine parked".to_string(),
+        n => format!("{n} goroutines parked"),
+    };
     let _ = writeln!(
         std::io::stderr().lock(),
         "fatal error: all goroutines are asleep - deadlock!\n\n\
-         {threads} thread{} blocked in gofer and {goroutines} goroutine{} parked, \
-         with no timer, I/O wait or blocking call left that could wake any of them.",
-        if threads == 1 { " is" } else { "s are" },
-        if goroutines == 1 { " is" } else { "s are" },
+         {threads} thread{} blocked in gofer, {parked}, and no timer, I/O wait \
+         or blocking call left that could wake any of them.",
+        if threads == 1 { "" } else { "s" },
     );
     std::process::exit(2);
 }

@@ -3,11 +3,15 @@
 //! Part 1 — goroutines: spawn, join, panic, borrow, block.
 //! Part 2 — channels: an unbuffered ping-pong, a `select!` with a timeout,
 //! closing and draining a buffered channel.
-//! Part 3 — a million goroutines parked at once on one channel, woken all
+//! Part 3 — the network: a loopback echo server with a goroutine per
+//! connection, and clients that are goroutines too.
+//! Part 4 — a million goroutines parked at once on one channel, woken all
 //! together by closing it, and what that cost.
 //! (`--quick` runs 100,000 goroutines and fewer round trips instead.)
 
+use gofer::net::{TcpListener, TcpStream};
 use gofer::{chan, select};
+use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +24,7 @@ fn main() {
     );
     basics();
     channels(if quick { 20_000 } else { 200_000 });
+    network(if quick { 100 } else { 1_000 });
     million(if quick { 100_000 } else { 1_000_000 });
 }
 
@@ -118,6 +123,56 @@ fn channels(round_trips: usize) {
         "send after close: {:?}; drained: {:?}\n",
         tx.send("late").map_err(|e| e.to_string()),
         rx.iter().collect::<Vec<_>>()
+    );
+}
+
+fn network(clients: usize) {
+    println!("== the network");
+    // A server as Go would write it: accept in a loop, a goroutine per
+    // connection, plain blocking reads and writes. Each goroutine that
+    // waits for data parks on the netpoller; its worker runs others.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let addr = listener.local_addr().unwrap();
+    gofer::go!(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            gofer::go!(move || {
+                let mut lines = BufReader::new(&conn);
+                let mut line = String::new();
+                while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    if (&conn).write_all(line.as_bytes()).is_err() {
+                        break;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    // Clients, all connected at once, each sending a few lines and checking
+    // they come back.
+    let t = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|i| {
+            gofer::go!(move || {
+                let conn = TcpStream::connect(addr).expect("connect to the echo server");
+                let mut replies = BufReader::new(&conn);
+                let mut reply = String::new();
+                for j in 0..10 {
+                    let msg = format!("client {i} line {j}\n");
+                    (&conn).write_all(msg.as_bytes()).unwrap();
+                    reply.clear();
+                    replies.read_line(&mut reply).unwrap();
+                    assert_eq!(reply, msg, "the echo differs");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    println!(
+        "{clients} client goroutines, 10 echoed lines each, over loopback TCP: {:.1?}\n",
+        t.elapsed()
     );
 }
 

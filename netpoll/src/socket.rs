@@ -175,6 +175,25 @@ where
     Ok(addrs)
 }
 
+/// Raises a listening socket's backlog to the system's maximum
+/// (`/proc/sys/net/core/somaxconn`, read once; 4096 if unreadable), as Go
+/// does. Listening again on a listening socket only changes its backlog.
+pub(crate) fn widen_backlog(listener: &impl AsRawFd) -> io::Result<()> {
+    static BACKLOG: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    let backlog = *BACKLOG.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(4096)
+    });
+    // SAFETY: a valid descriptor of a bound, listening socket.
+    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Tries `f` on each address in turn, returning the first success or the
 /// last error (std's rule for `bind` and `connect`).
 pub(crate) fn each_addr<T>(

@@ -48,9 +48,16 @@ pub struct TcpStream {
 impl TcpListener {
     /// Creates a listener bound to `addr` (the first address that works).
     /// Name resolution runs off the worker (see [`gofer_runtime::blocking`]).
+    ///
+    /// The accept backlog is the system's maximum (`net.core.somaxconn`),
+    /// as in Go, rather than std's 128: a server with a goroutine per
+    /// connection is expected to take thousands of connections at once,
+    /// and a full backlog drops connection attempts (they retry after a
+    /// second).
     pub fn bind<A: ToSocketAddrs + Send>(addr: A) -> io::Result<TcpListener> {
         let addrs = resolve(addr)?;
         let listener = each_addr(&addrs, |a| net::TcpListener::bind(a))?;
+        crate::socket::widen_backlog(&listener)?;
         TcpListener::from_std(listener)
     }
 

@@ -44,8 +44,13 @@ pub struct UnixDatagram {
 
 impl UnixListener {
     /// Creates a listener bound to `path`.
+    ///
+    /// The backlog is the system's maximum, as for
+    /// [`TcpListener::bind`](crate::TcpListener::bind).
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        UnixListener::from_std(net::UnixListener::bind(path)?)
+        let listener = net::UnixListener::bind(path)?;
+        crate::socket::widen_backlog(&listener)?;
+        UnixListener::from_std(listener)
     }
 
     /// Wraps a std listener (switching it to non-blocking mode).

@@ -76,6 +76,10 @@ func run(w string, n int, deadline time.Time) (float64, error) {
 		return select4(n, deadline)
 	case "select-default":
 		return selectDefault(n, deadline), nil
+	case "mutex-uncontended":
+		return mutexUncontended(n, deadline)
+	case "mutex-contended":
+		return mutexContended(4, n, deadline)
 	case "rss-100k", "rss-1m":
 		return rss(n), nil
 	}
@@ -320,6 +324,57 @@ func selectDefault(n int, deadline time.Time) float64 {
 		done++
 	}
 	return perOp(t, done)
+}
+
+// mutexUncontended: one goroutine locks and unlocks a sync.Mutex around
+// an increment, up to n times.
+func mutexUncontended(n int, deadline time.Time) (float64, error) {
+	var mu sync.Mutex
+	counter := 0
+	t := time.Now()
+	done := 0
+	for done < n && !over(done, 1024, deadline) {
+		mu.Lock()
+		counter++
+		mu.Unlock()
+		done++
+	}
+	ns := perOp(t, done)
+	if counter != done {
+		return 0, fmt.Errorf("increments lost: %d of %d", counter, done)
+	}
+	return ns, nil
+}
+
+// mutexContended: `parties` goroutines each increment one shared counter
+// under a sync.Mutex up to n/parties times; the count checked exactly.
+func mutexContended(parties, n int, deadline time.Time) (float64, error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	counter := 0
+	each := n / parties
+	var total int64
+	t := time.Now()
+	for p := 0; p < parties; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			i := 0
+			for i < each && !over(i, 256, deadline) {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+				i++
+			}
+			atomic.AddInt64(&total, int64(i))
+		}()
+	}
+	wg.Wait()
+	ns := perOp(t, int(total))
+	if int64(counter) != total {
+		return 0, fmt.Errorf("increments lost or duplicated: counter %d, %d done", counter, total)
+	}
+	return ns, nil
 }
 
 func rssKiB() int {

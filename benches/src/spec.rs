@@ -349,6 +349,34 @@ pub fn workloads() -> Vec<Workload> {
                 (Threads, Yes("crossbeam select! with default")),
             ],
         },
+        mutex(
+            "mutex-uncontended",
+            "mutex, uncontended: 1 task, {n} lock + unlock",
+            10_000_000,
+            "one task locks and unlocks a mutex around a counter increment in a loop; ns per lock + unlock, the count checked",
+            Yes("std::sync::Mutex, on the main thread"),
+        ),
+        mutex(
+            "mutex-contended",
+            "mutex, contended: 4 tasks, {n} lock + unlock in all",
+            4_000_000,
+            "4 tasks each increment one shared counter under the mutex n/4 times; ns per lock + unlock over all of them, the final count checked exact",
+            Yes("std::sync::Mutex, 4 threads"),
+        ),
+        mutex_parking_lot(
+            "mutex-uncontended-parking_lot",
+            "mutex, uncontended: 1 task, {n} lock + unlock (std threads: parking_lot)",
+            10_000_000,
+            "mutex-uncontended again, the std-threads peer with parking_lot's mutex in place of std's (gofer runs again, for the ratio)",
+            Yes("parking_lot::Mutex, on the main thread"),
+        ),
+        mutex_parking_lot(
+            "mutex-contended-parking_lot",
+            "mutex, contended: 4 tasks, {n} lock + unlock in all (std threads: parking_lot)",
+            4_000_000,
+            "mutex-contended again, the std-threads peer with parking_lot's mutex in place of std's (gofer runs again, for the ratio)",
+            Yes("parking_lot::Mutex, 4 threads"),
+        ),
         rss("rss-100k", 100_000, 1_000),
         rss("rss-1m", 1_000_000, 10_000),
         Workload {
@@ -424,6 +452,64 @@ pub fn workloads() -> Vec<Workload> {
             ],
         },
     ]
+}
+
+/// The tokio peer of the mutex workloads.
+const TOKIO_MUTEX: Support = Yes(
+    "tokio::sync::Mutex, lock().await: the async mutex, which can be held across an .await (tokio's docs suggest std's Mutex when it never is)",
+);
+
+/// A mutex workload: every peer's own mutex; the std-threads peer with
+/// `threads` (std's lock).
+const fn mutex(
+    id: &'static str,
+    title: &'static str,
+    n: usize,
+    what: &'static str,
+    threads: Support,
+) -> Workload {
+    Workload {
+        id,
+        title,
+        unit: "ns/lock",
+        higher_better: false,
+        kind: Kind::Micro,
+        n,
+        quick_n: n / 100,
+        runs: 5,
+        what,
+        peers: [
+            (Gofer, Yes("gofer::sync::Mutex")),
+            (Go, Yes("sync.Mutex")),
+            (Tokio, TOKIO_MUTEX),
+            (May, Yes("may::sync::Mutex")),
+            (Threads, threads),
+        ],
+    }
+}
+
+/// A mutex workload again with parking_lot's lock for the std-threads
+/// peer (a workload has one row per peer): gofer runs again, for the
+/// ratio; the other peers are in the std-lock workload of the same shape.
+const fn mutex_parking_lot(
+    id: &'static str,
+    title: &'static str,
+    n: usize,
+    what: &'static str,
+    threads: Support,
+) -> Workload {
+    const SAME: Support = No(
+        "measured in the workload of the same name without -parking_lot: only the std-threads lock differs here",
+    );
+    let mut w = mutex(id, title, n, what, threads);
+    w.peers = [
+        (Gofer, Yes("gofer::sync::Mutex")),
+        (Go, SAME),
+        (Tokio, SAME),
+        (May, SAME),
+        (Threads, threads),
+    ];
+    w
 }
 
 const fn rss(id: &'static str, n: usize, quick_n: usize) -> Workload {

@@ -13,6 +13,10 @@ mod chans {
     super::super::chan_workloads!(gofer::chan, gofer::select, gofer::spawn);
 }
 
+mod mutexes {
+    super::super::mutex_workloads!(gofer::sync::Mutex, |m| m.lock(), gofer::spawn);
+}
+
 fn configure(procs: usize) -> Result<(), String> {
     // Several workloads hold their worker on purpose (spawn loops, the
     // select-with-default loop): no hog reports.
@@ -41,11 +45,15 @@ pub fn run(workload: &str, procs: usize, p: Params) -> Result<f64, String> {
         "select4" => in_goroutine(move || chans::select4(n, deadline)),
         "select-default" => in_goroutine(move || chans::select_default(n, deadline)),
         "rss-100k" | "rss-1m" => rss(n),
-        w => match super::throughput_shape(w) {
-            Some((cap, ps, cs)) => {
+        w => match (super::throughput_shape(w), super::mutex_shape(w)) {
+            (Some((cap, ps, cs)), _) => {
                 in_goroutine(move || chans::throughput(cap, ps, cs, n, deadline))
             }
-            None => return Err(format!("gofer: no workload {w}")),
+            (_, Some((1, _))) => in_goroutine(move || mutexes::uncontended(n, deadline)),
+            (_, Some((parties, _))) => {
+                in_goroutine(move || mutexes::contended(parties, n, deadline))
+            }
+            _ => return Err(format!("gofer: no workload {w}")),
         },
     })
 }

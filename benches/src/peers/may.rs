@@ -29,6 +29,10 @@ where
     unsafe { coroutine::spawn(f) }
 }
 
+mod mutexes {
+    super::super::mutex_workloads!(may::sync::Mutex, |m| m.lock().unwrap(), super::go);
+}
+
 fn configure(procs: usize) {
     may::config().set_workers(procs);
 }
@@ -51,7 +55,11 @@ pub fn run(workload: &str, procs: usize, p: Params) -> Result<f64, String> {
         "unbounded-1x1" => in_coroutine(move || mpsc_throughput(n, deadline)),
         "unbounded-4x4" => in_coroutine(move || mpmc_throughput(4, 4, n, deadline)),
         "rss-100k" | "rss-1m" => rss(n),
-        w => return Err(format!("may: no workload {w}")),
+        w => match super::mutex_shape(w) {
+            Some((1, _)) => in_coroutine(move || mutexes::uncontended(n, deadline)),
+            Some((parties, _)) => in_coroutine(move || mutexes::contended(parties, n, deadline)),
+            None => return Err(format!("may: no workload {w}")),
+        },
     })
 }
 

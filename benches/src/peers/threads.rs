@@ -1,6 +1,7 @@
-//! std threads, with crossbeam-channel for the channel workloads: the
-//! baseline every M:N runtime is measured against. The runner pins the
-//! child to 1 or 2 CPUs with `taskset` in place of a worker count.
+//! std threads, with crossbeam-channel for the channel workloads and
+//! std's or parking_lot's mutex for the mutex workloads: the baseline
+//! every M:N runtime is measured against. The runner pins the child to 1
+//! or 2 CPUs with `taskset` in place of a worker count.
 
 use super::{over, per_op};
 use crate::Params;
@@ -16,6 +17,14 @@ mod chans {
     );
 }
 
+mod std_mutex {
+    super::super::mutex_workloads!(std::sync::Mutex, |m| m.lock().unwrap(), std::thread::spawn);
+}
+
+mod parking_lot_mutex {
+    super::super::mutex_workloads!(parking_lot::Mutex, |m| m.lock(), std::thread::spawn);
+}
+
 pub fn run(workload: &str, p: Params) -> Result<f64, String> {
     let n = p.n;
     let deadline = Instant::now() + p.budget;
@@ -25,9 +34,14 @@ pub fn run(workload: &str, p: Params) -> Result<f64, String> {
         "pingpong" => chans::ping_pong(n, deadline),
         "select4" => chans::select4(n, deadline),
         "select-default" => chans::select_default(n, deadline),
-        w => match super::throughput_shape(w) {
-            Some((cap, ps, cs)) => chans::throughput(cap, ps, cs, n, deadline),
-            None => return Err(format!("threads: no workload {w}")),
+        w => match (super::throughput_shape(w), super::mutex_shape(w)) {
+            (Some((cap, ps, cs)), _) => chans::throughput(cap, ps, cs, n, deadline),
+            // The uncontended workload runs on the main thread.
+            (_, Some((1, false))) => std_mutex::uncontended(n, deadline),
+            (_, Some((1, true))) => parking_lot_mutex::uncontended(n, deadline),
+            (_, Some((parties, false))) => std_mutex::contended(parties, n, deadline),
+            (_, Some((parties, true))) => parking_lot_mutex::contended(parties, n, deadline),
+            _ => return Err(format!("threads: no workload {w}")),
         },
     })
 }

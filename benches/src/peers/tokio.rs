@@ -7,7 +7,7 @@ use crate::Params;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 fn runtime(procs: usize) -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
@@ -35,10 +35,12 @@ pub fn run(workload: &str, procs: usize, p: Params) -> Result<f64, String> {
                 "pingpong" => ping_pong(n, deadline).await,
                 "select4" => select4(n, deadline).await,
                 "select-default" => select_default(n, deadline).await,
-                w => match super::throughput_shape(w) {
-                    Some((cap, 1, 1)) => mpsc_throughput(cap, n, deadline).await,
-                    Some((cap, ps, cs)) => mpmc_throughput(cap, ps, cs, n, deadline).await,
-                    None => return Err(format!("tokio: no workload {w}")),
+                w => match (super::throughput_shape(w), super::mutex_shape(w)) {
+                    (Some((cap, 1, 1)), _) => mpsc_throughput(cap, n, deadline).await,
+                    (Some((cap, ps, cs)), _) => mpmc_throughput(cap, ps, cs, n, deadline).await,
+                    (_, Some((1, _))) => mutex_uncontended(n, deadline).await,
+                    (_, Some((parties, _))) => mutex_contended(parties, n, deadline).await,
+                    _ => return Err(format!("tokio: no workload {w}")),
                 },
             })
         })
@@ -313,6 +315,50 @@ async fn select_default(n: usize, deadline: Instant) -> f64 {
     }
     let ns = per_op(t, done);
     drop(txs);
+    ns
+}
+
+/// One task locks `tokio::sync::Mutex` (the async mutex) and unlocks it
+/// around an increment, up to `n` times.
+async fn mutex_uncontended(n: usize, deadline: Instant) -> f64 {
+    let counter = Mutex::new(0usize);
+    let t = Instant::now();
+    let mut done = 0;
+    while done < n && !over(done, 1024, deadline) {
+        *counter.lock().await += 1;
+        done += 1;
+    }
+    let ns = per_op(t, done);
+    assert_eq!(*counter.lock().await, done, "increments lost");
+    ns
+}
+
+/// `parties` tasks each increment one shared counter under a
+/// `tokio::sync::Mutex` up to `n / parties` times; the count checked
+/// exactly.
+async fn mutex_contended(parties: usize, n: usize, deadline: Instant) -> f64 {
+    let counter = Arc::new(Mutex::new(0usize));
+    let each = n / parties;
+    let t = Instant::now();
+    let hs: Vec<_> = (0..parties)
+        .map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut done = 0;
+                while done < each && !over(done, 256, deadline) {
+                    *counter.lock().await += 1;
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for h in hs {
+        done += h.await.unwrap();
+    }
+    let ns = per_op(t, done);
+    assert_eq!(*counter.lock().await, done, "increments lost or duplicated");
     ns
 }
 

@@ -5,7 +5,7 @@
 //! crossbeam-channel compiles against `gofer_chan` (or `gofer::chan`) by
 //! changing the import. On top of it come Go's semantics: an explicit
 //! [`Sender::close`], a uniformly random choice among ready `select!`
-//! arms, and [`never`] as the nil channel.
+//! arms, and [`never()`] as the nil channel.
 //!
 //! ```
 //! use gofer_chan::{bounded, select, after};

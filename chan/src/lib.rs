@@ -44,7 +44,10 @@
 //! * A task that must wait registers itself in each channel's wait list
 //!   (`waker.rs`), **re-checks** the channel, and parks. Its *select word*
 //!   (`context.rs`) lives in the task itself (the runtime's per-task
-//!   `WaitSlot`, like Go's `g.selectDone`), so waiting allocates nothing.
+//!   `WaitSlot`, like Go's `g.selectDone`), so waiting allocates nothing —
+//!   with one exception: a `select` arm on a rendezvous channel boxes its
+//!   packet, because a select-sender's packet must outlive the select (its
+//!   receiver reads it later and frees it).
 //!   Whoever completes one of its operations — or a disconnect, or the
 //!   task's own timeout — decides the wait with one CAS on that word; a
 //!   task is therefore chosen for at most one operation of a `select!`.

@@ -13,7 +13,10 @@ use std::num::Wrapping;
 /// yields to the scheduler, and fewer steps are tried before parking.
 pub(crate) struct Backoff {
     step: Cell<u32>,
-    goroutine: bool,
+    /// Are we in a goroutine? Asked (a thread-local lookup, not inlined)
+    /// only once we actually wait: most operations that create a
+    /// `Backoff` never do, and asking up front cost ~10% of a send.
+    goroutine: Cell<Option<bool>>,
 }
 
 const SPIN_LIMIT: u32 = 6;
@@ -24,7 +27,18 @@ impl Backoff {
     pub(crate) fn new() -> Backoff {
         Backoff {
             step: Cell::new(0),
-            goroutine: rt::in_goroutine(),
+            goroutine: Cell::new(None),
+        }
+    }
+
+    fn in_goroutine(&self) -> bool {
+        match self.goroutine.get() {
+            Some(g) => g,
+            None => {
+                let g = rt::in_goroutine();
+                self.goroutine.set(Some(g));
+                g
+            }
         }
     }
 
@@ -43,7 +57,7 @@ impl Backoff {
     /// While waiting for another task to make progress.
     pub(crate) fn snooze(&self) {
         let step = self.step.get();
-        if !self.goroutine && step <= SPIN_LIMIT {
+        if step <= SPIN_LIMIT && !self.in_goroutine() {
             for _ in 0..1u32 << step {
                 std::hint::spin_loop();
             }
@@ -57,7 +71,7 @@ impl Backoff {
 
     /// Time to stop spinning and park.
     pub(crate) fn is_completed(&self) -> bool {
-        let limit = if self.goroutine {
+        let limit = if self.in_goroutine() {
             GOROUTINE_LIMIT
         } else {
             YIELD_LIMIT

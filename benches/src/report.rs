@@ -528,6 +528,71 @@ pub fn markdown(results: &[WorkloadResult], env: &Env, procs: &[usize], svg: &st
         }
         let _ = writeln!(s);
     }
+    s += &behind(results, procs, svg);
+    s
+}
+
+/// A peer ahead of gofer by more than this (its ratio below `1 - BEHIND`)
+/// is listed under "Where gofer is behind"; smaller differences are within
+/// the noise of this machine.
+const BEHIND: f64 = 0.10;
+
+/// The closing section: the workloads where some peer beat gofer by more
+/// than 10% in this run, and a pointer to `benches/GAPS.md`, which explains
+/// each known gap (cause, evidence, what closing it would take).
+fn behind(results: &[WorkloadResult], procs: &[usize], svg: &str) -> String {
+    // The document sits at the workspace root when the chart is under
+    // `benches/` (a full run), and under `target/` otherwise.
+    let gaps = if svg.starts_with("benches/") {
+        "benches/GAPS.md"
+    } else {
+        "../benches/GAPS.md"
+    };
+    let mut lines = Vec::new();
+    for r in results {
+        let mut peers = Vec::new();
+        for peer in Peer::ALL.into_iter().filter(|p| *p != Peer::Gofer) {
+            let behind: Vec<String> = procs
+                .iter()
+                .filter_map(|&p| {
+                    let ratio = r.ratio(peer, p)?;
+                    (ratio < 1.0 - BEHIND).then(|| format!("{} ({})", fmt_ratio(ratio), workers(p)))
+                })
+                .collect();
+            if !behind.is_empty() {
+                peers.push(format!("{} {}", peer.label(), behind.join(", ")));
+            }
+        }
+        if !peers.is_empty() {
+            lines.push(format!("* `{}`: {}", r.id, peers.join("; ")));
+        }
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "## Where gofer is behind\n");
+    if lines.is_empty() {
+        let _ = writeln!(
+            s,
+            "In this run no peer beat gofer by more than {:.0}% on any workload.\n",
+            BEHIND * 100.0
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "Workloads where a peer beat gofer by more than {:.0}% in this run (the peer's ratio to gofer, \
+             as in the tables: below 1 the peer did better):\n",
+            BEHIND * 100.0
+        );
+        for l in lines {
+            let _ = writeln!(s, "{l}");
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(
+        s,
+        "Why each known gap is there — measured with instruction counts (callgrind) and system-call and \
+         context-switch counts per operation (perf) — what closing it would take, and what prototypes of \
+         the fixes gained: [{gaps}]({gaps}).\n"
+    );
     s
 }
 

@@ -29,15 +29,6 @@ fn two_workers() -> std::sync::MutexGuard<'static, ()> {
     serial
 }
 
-/// Keeps the calling goroutine's worker busy without yielding, so the
-/// goroutines it just spawned can only start elsewhere: stealing pressure.
-fn hold_worker(d: Duration) {
-    let t = Instant::now();
-    while t.elapsed() < d {
-        std::hint::spin_loop();
-    }
-}
-
 /// Parks in every way there is, noting the OS thread after each resume.
 fn wander(rounds: usize, waker: Option<Arc<Mutex<Vec<Task>>>>) -> HashSet<ThreadId> {
     let mut threads = HashSet::new();
@@ -78,8 +69,9 @@ fn wander(rounds: usize, waker: Option<Arc<Mutex<Vec<Task>>>>) -> HashSet<Thread
 }
 
 /// One round: 200 goroutines spawned by a goroutine that then holds its
-/// worker, so the other worker must steal; each parks in every way 100
-/// times. Returns the threads each goroutine ran on.
+/// worker until the other worker has stolen and started some of them (or
+/// half a second passed), so that both workers run some; each parks in
+/// every way 100 times. Returns the threads each goroutine ran on.
 fn pinned_round() -> Vec<HashSet<ThreadId>> {
     let waker = Arc::new(Mutex::new(Vec::<Task>::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -94,13 +86,27 @@ fn pinned_round() -> Vec<HashSet<ThreadId>> {
         }
     });
     let hs = gofer::spawn(move || {
+        let spawner = std::thread::current().id();
+        let stolen = Arc::new(AtomicBool::new(false));
         let hs = (0..200)
             .map(|_| {
-                let w = waker.clone();
-                gofer::spawn(move || wander(100, Some(w)))
+                let (w, stolen) = (waker.clone(), stolen.clone());
+                gofer::spawn(move || {
+                    if std::thread::current().id() != spawner {
+                        stolen.store(true, Ordering::Release);
+                    }
+                    wander(100, Some(w))
+                })
             })
             .collect::<Vec<_>>();
-        hold_worker(Duration::from_millis(5));
+        // Holding the worker for a fixed time is not enough: a thief that
+        // keeps up would start all 200 itself, and the round would see one
+        // thread. Release the worker once it has started some, so the
+        // spawner's worker starts the rest.
+        let t = Instant::now();
+        while !stolen.load(Ordering::Acquire) && t.elapsed() < Duration::from_millis(500) {
+            std::hint::spin_loop();
+        }
         hs
     })
     .join()

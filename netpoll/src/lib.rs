@@ -35,12 +35,14 @@
 //!   the readiness sequence number under the list's lock, so an edge that
 //!   arrives in between is never lost); a plain thread waits in `poll(2)`
 //!   (`fd.rs`).
-//! * A poller thread blocks in `epoll_wait` and unparks the waiters of
-//!   every ready socket; a parked goroutine is queued on its home worker,
-//!   whose thread is woken if it sleeps. Workers that run out of work also
-//!   poll epoll themselves, without blocking, just before they sleep, so a
-//!   ready connection is usually picked up by a worker that is awake
-//!   anyway.
+//! * The workers poll epoll themselves, as Go's scheduler does: one that
+//!   runs out of goroutines looks without blocking before it sleeps, and
+//!   one sleeping worker at a time sleeps *in* `epoll_wait` rather than on
+//!   its futex, so a socket turning ready wakes a worker straight from the
+//!   kernel. Every ready socket's waiters are unparked; a parked goroutine
+//!   is queued on its home worker, whose thread is woken if it sleeps. A
+//!   netpoller thread polls every 10 ms while all workers are busy, which
+//!   bounds how long a ready socket can go unnoticed (`poller.rs`).
 //! * Timeouts (`set_read_timeout`, std's) and deadlines
 //!   (`set_read_deadline`, Go's) are the parked goroutine's own timer:
 //!   when one passes, the operation fails with [`ErrorKind::TimedOut`]

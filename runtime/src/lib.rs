@@ -76,6 +76,12 @@
 //! publish → fence → check-spinners / drop-spinning → fence → re-check-queues
 //! pairing; `sched/idle.rs` explains it and `loom-tests/` model-checks it.
 //!
+//! Once the netpoller is in use (`hooks::Poll`), one sleeping worker at a
+//! time sleeps in `epoll_wait` instead of on its futex (Go's
+//! `netpoll(delay)` in `findrunnable`): a ready socket then wakes a worker
+//! directly, and waking that worker for other work goes through the
+//! poller's eventfd (`sched/parker.rs`).
+//!
 //! ## Parking (Go's `gopark`)
 //!
 //! A goroutine parks by suspending to its worker, and the worker *then*
@@ -129,7 +135,6 @@ mod config;
 mod control;
 #[cfg(not(loom))]
 mod goroutine;
-#[cfg(not(loom))]
 #[doc(hidden)]
 pub mod hooks;
 #[cfg(not(loom))]

@@ -21,9 +21,23 @@
 //! 42 µs to 0.8 µs per round trip (two futex sleeps and wakes saved per
 //! trip), a one-connection TCP echo from ~54 µs to ~30 µs. The price is at
 //! most 20 µs of CPU each time a worker runs out of work.
+//!
+//! One idle worker at a time sleeps in the netpoller instead of on the
+//! futex (`park_polling`; Go's `netpoll(delay)` in `findrunnable`), so a
+//! ready socket wakes it straight from the kernel. It then sets `in_poll`
+//! *before* it announces `PARKED`, and `unpark`, when it replaced
+//! `PARKED`, reads `in_poll` to choose how to wake it: through the
+//! poller's eventfd or through the futex. Every `EMPTY -> PARKED` is a
+//! release and `unpark`'s swap an acquire, so the unparker sees the
+//! `in_poll` the owner wrote before the very `PARKED` it replaced: set for
+//! a polling park, cleared for a futex park (loom found that a plain
+//! acquire there let a stale `true` send a futex sleeper's wakeup to the
+//! poller). A value that turns stale after that read costs one spurious
+//! wake, never a lost one: the owner re-checks the word after every
+//! return.
 
-use crate::loom::sync::atomic::{AtomicU32, Ordering::*};
-#[cfg(not(loom))]
+use crate::hooks::Poll;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 use std::time::Instant;
 
 const EMPTY: u32 = 0;
@@ -37,6 +51,8 @@ const SPIN_MICROS: u64 = 20;
 /// A binary semaphore with futex sleeping; see the module docs.
 pub struct Parker {
     state: AtomicU32,
+    /// The owner sleeps (or is about to) in the netpoller, not the futex.
+    in_poll: AtomicBool,
     #[cfg(loom)]
     lock: crate::loom::sync::Mutex<()>,
     #[cfg(loom)]
@@ -54,6 +70,7 @@ impl Parker {
     pub fn new() -> Parker {
         Parker {
             state: AtomicU32::new(EMPTY),
+            in_poll: AtomicBool::new(false),
             #[cfg(loom)]
             lock: crate::loom::sync::Mutex::new(()),
             #[cfg(loom)]
@@ -69,7 +86,8 @@ impl Parker {
             return;
         }
         // NOTIFIED -> EMPTY (take the permit) or EMPTY -> PARKED.
-        if self.state.fetch_sub(1, Acquire) == NOTIFIED {
+        // AcqRel: releases an earlier `in_poll = false` to unparkers.
+        if self.state.fetch_sub(1, AcqRel) == NOTIFIED {
             return;
         }
         loop {
@@ -101,7 +119,8 @@ impl Parker {
     #[cfg(loom)]
     pub fn park<D>(&self, _deadline: Option<D>) {
         let mut guard = crate::loom::lock(&self.lock);
-        if self.state.fetch_sub(1, Acquire) == NOTIFIED {
+        // AcqRel: releases an earlier `in_poll = false` to unparkers.
+        if self.state.fetch_sub(1, AcqRel) == NOTIFIED {
             return;
         }
         // Consume the permit with a read-modify-write, as the futex loop
@@ -125,6 +144,30 @@ impl Parker {
     /// sleep and wake costs both several microseconds.
     #[cfg(not(loom))]
     fn spin_for_permit(&self) -> bool {
+        self.spin(|| false)
+    }
+
+    /// The same for the worker about to sleep in the poller, which also
+    /// looks at the poller every few microseconds: what it finds ready and
+    /// is homed here is queued here without a permit, and a socket that
+    /// turns ready during the spin is not left waiting for its end.
+    #[cfg(not(loom))]
+    fn spin_polling(&self, poll: &Poll) -> bool {
+        const POLL_EVERY: std::time::Duration = std::time::Duration::from_micros(4);
+        let mut last = Instant::now();
+        self.spin(|| {
+            if last.elapsed() < POLL_EVERY {
+                return false;
+            }
+            last = Instant::now();
+            (poll.poll_now)() > 0
+        })
+    }
+
+    /// Spins until a permit arrives (taking it), `found_work` says yes, or
+    /// `SPIN_MICROS` pass; whether to skip sleeping.
+    #[cfg(not(loom))]
+    fn spin(&self, mut found_work: impl FnMut() -> bool) -> bool {
         const SPIN: std::time::Duration = std::time::Duration::from_micros(SPIN_MICROS);
         let start = Instant::now();
         loop {
@@ -139,15 +182,50 @@ impl Parker {
                 }
                 std::hint::spin_loop();
             }
+            if found_work() {
+                return true;
+            }
             if start.elapsed() >= SPIN {
                 return false;
             }
         }
     }
 
+    /// Like [`park`](Parker::park), but sleeps in `poll.poll_wait`, which
+    /// also returns when events arrive (and wakes the goroutines they
+    /// concern). The caller holds the poll role, so no other thread is in
+    /// `poll_wait` at the same time. May return spuriously.
+    pub fn park_polling(&self, deadline: Option<Instant>, poll: &Poll) {
+        #[cfg(not(loom))]
+        if self.spin_polling(poll) {
+            return;
+        }
+        self.in_poll.store(true, Relaxed);
+        // NOTIFIED -> EMPTY (take the permit) or EMPTY -> PARKED, releasing
+        // `in_poll` to the unparker that will replace PARKED.
+        if self.state.fetch_sub(1, AcqRel) == NOTIFIED {
+            self.in_poll.store(false, Relaxed);
+            return;
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        (poll.poll_wait)(timeout);
+        // Woken, timed out or events: leave EMPTY, taking any permit; the
+        // caller re-checks its queues either way.
+        self.state.swap(EMPTY, Acquire);
+        self.in_poll.store(false, Relaxed);
+    }
+
     /// Makes a permit available, waking the owner if it sleeps.
     pub fn unpark(&self) {
-        if self.state.swap(NOTIFIED, Release) == PARKED {
+        // Acquire: pairs with the release that wrote PARKED, so `in_poll`
+        // is the owner's for this park (see the module docs).
+        if self.state.swap(NOTIFIED, AcqRel) == PARKED {
+            if self.in_poll.load(Relaxed) {
+                if let Some(poll) = crate::hooks::poll() {
+                    (poll.wake)();
+                }
+                return;
+            }
             #[cfg(not(loom))]
             futex_wake(&self.state);
             #[cfg(loom)]

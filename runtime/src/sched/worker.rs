@@ -143,7 +143,7 @@ fn find_runnable(rt: &Runtime, local: &Local) -> GRef {
         }
         // Before sleeping, look for ready I/O ourselves: whatever it wakes
         // may well be homed on this worker.
-        if crate::hooks::idle_poll() > 0 {
+        if crate::hooks::poll_now() > 0 {
             continue;
         }
         sleep(rt, local);
@@ -215,7 +215,16 @@ fn sleep(rt: &Runtime, local: &Local) {
         return;
     }
     local.graveyard.borrow_mut().sweep();
-    rt.workers[local.index].parker.park(local.next_deadline());
+    let parker = &rt.workers[local.index].parker;
+    // One sleeper at a time sleeps in the netpoller, so that a socket
+    // turning ready wakes a worker directly (see `hooks::Poll`).
+    match crate::hooks::poll() {
+        Some(poll) if crate::hooks::try_take_poll_role() => {
+            parker.park_polling(local.next_deadline(), poll);
+            crate::hooks::release_poll_role();
+        }
+        _ => parker.park(local.next_deadline()),
+    }
     let handed_off = rt.idle.woke(local.index);
     local.spinning.set(handed_off);
 }

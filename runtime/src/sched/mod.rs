@@ -2,6 +2,8 @@
 //! who gets woken to run them. The worker loop itself is in `worker.rs`,
 //! per-worker state in `processor.rs`, the spinning protocol in `idle.rs`.
 
+#[cfg(not(loom))]
+pub(crate) mod gfree;
 pub(crate) mod idle;
 pub(crate) mod parker;
 #[cfg(not(loom))]

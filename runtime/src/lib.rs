@@ -72,7 +72,12 @@
 //!
 //! Idle workers sleep on a futex. Publishing stealable work wakes one
 //! sleeper only if no worker is *spinning* (looking for work); a spinner
-//! that finds work wakes the next. Lost wakeups are ruled out by the
+//! that finds work wakes the next. A goroutine spawned on a worker wakes
+//! nobody if it is the only one queued there: its spawner's worker runs it
+//! next, and waking a thief per spawn would make a chain of spawns (one
+//! runnable goroutine at any time) bounce between workers. A second queued
+//! goroutine is surplus and does wake one; behind a spawner that never
+//! yields, sysmon wakes one after 10 ms. Lost wakeups are ruled out by the
 //! publish → fence → check-spinners / drop-spinning → fence → re-check-queues
 //! pairing; `sched/idle.rs` explains it and `loom-tests/` model-checks it.
 //!

@@ -173,6 +173,17 @@ impl Local {
             || !shared.inbox.is_empty()
     }
 
+    /// Is more than one goroutine queued here, i.e. work beyond what this
+    /// worker will run next? Only then is waking a thief worth a wakeup.
+    /// (`runnext` and `ready` are not stealable, but whatever is queued in
+    /// them delays the stealable goroutines behind it.)
+    pub(crate) fn has_surplus(&self) -> bool {
+        let next = self.runnext.take();
+        let has_next = next.is_some();
+        self.runnext.set(next);
+        self.fresh.len() + usize::from(has_next) + self.ready.borrow().len() > 1
+    }
+
     /// Arms a deadline timer for `g`, which is about to park on this worker.
     pub(crate) fn add_timer(&self, rt: &Runtime, at: Instant, g: GRef) {
         let mut timers = self.timers.borrow_mut();

@@ -4,8 +4,10 @@
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::park::WaitSlot;
 use crate::permit::Permit;
+use crate::sched::processor::{Local, current_local};
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
+use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -66,7 +68,8 @@ pub(crate) const NO_HOME: usize = usize::MAX;
 /// the header first, so a pointer to the cell is a pointer to the header
 /// and the scheduler can hold goroutines by a thin [`GRef`], like tokio's
 /// raw tasks, instead of a fat `Arc<dyn ...>` whose every field access
-/// would first look up the alignment in a vtable.
+/// would first look up the alignment in a vtable. Dead cells are recycled
+/// through their worker's cache (`sched/gfree.rs`, Go's `gFree`).
 #[repr(C)]
 pub(crate) struct GCell<M> {
     hdr: Header,
@@ -108,13 +111,63 @@ unsafe fn abandon_main<M: Main>(h: NonNull<Header>, why: String) {
     unsafe { h.cast::<GCell<M>>().as_ref() }.main.abandon(why);
 }
 
+/// Drops a goroutine's cell and recycles its memory (see [`free_cell`]).
+///
+/// If a drop in the cell panics, the memory is leaked rather than reused.
+///
 /// # Safety
 /// `h` is the header of a `GCell<M>` allocated by [`GRef::new`] whose last
 /// reference is gone.
 unsafe fn dealloc_cell<M: Main>(h: NonNull<Header>) {
-    // SAFETY: the cell came from `Box::into_raw` in `GRef::new`, and nobody
-    // refers to it any more.
-    drop(unsafe { Box::from_raw(h.cast::<GCell<M>>().as_ptr()) });
+    let cell = h.cast::<GCell<M>>();
+    // SAFETY: `GRef::new` initialised the cell, nobody refers to it any
+    // more, and the last reference calls this exactly once, so its contents
+    // are dropped exactly once.
+    unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
+    // SAFETY: `alloc_cell` got the cell from the global allocator with
+    // this layout, directly or through a cache that only holds such cells;
+    // its contents were just dropped and nothing refers to it.
+    unsafe { free_cell(cell.cast(), Layout::new::<GCell<M>>()) };
+}
+
+/// Memory for a new `GCell<M>`: a cell from this worker's cache if it has
+/// one of that exact layout, else a fresh allocation. Uninitialised.
+fn alloc_cell<M>(local: Option<&Local>) -> NonNull<GCell<M>> {
+    let layout = Layout::new::<GCell<M>>();
+    // Never panics on a busy cache (it is not borrowed across any code that
+    // could spawn), but falls back to the allocator rather than risk it.
+    let cached = local
+        .and_then(|l| l.gfree.try_borrow_mut().ok())
+        .and_then(|mut free| free.take(layout));
+    if let Some(cell) = cached {
+        return cell.cast();
+    }
+    // SAFETY: `layout` is not zero-sized: every cell holds a `Header`.
+    let p = unsafe { std::alloc::alloc(layout) };
+    match NonNull::new(p) {
+        Some(p) => p.cast(),
+        None => std::alloc::handle_alloc_error(layout),
+    }
+}
+
+/// Gives a dead cell to the cache of the worker this runs on, or back to
+/// the allocator off the workers or when the cache will not take it.
+///
+/// # Safety
+/// `cell` was allocated by the global allocator with exactly `layout`,
+/// nothing refers to it any more, and its contents have been dropped.
+unsafe fn free_cell(cell: NonNull<u8>, layout: Layout) {
+    // Looked up only now, after the contents' drops ran: those may have
+    // parked a migratable goroutine that then resumed on another worker.
+    let kept = match current_local().and_then(|l| l.gfree.try_borrow_mut().ok()) {
+        // SAFETY: the caller's contract is `put`'s.
+        Some(mut free) => unsafe { free.put(cell, layout) },
+        None => Err(cell),
+    };
+    if let Err(cell) = kept {
+        // SAFETY: the caller's contract: allocated with `layout`, unused.
+        unsafe { std::alloc::dealloc(cell.as_ptr(), layout) };
+    }
 }
 
 /// Everything about a goroutine except what it runs.
@@ -183,10 +236,16 @@ unsafe impl Send for GRef {}
 unsafe impl Sync for GRef {}
 
 impl GRef {
-    /// Allocates a goroutine running `main`. Also returns a typed pointer
-    /// to the cell, valid for as long as some `GRef` to it lives.
-    pub(crate) fn new<M: Main>(spec: Spec, main: M) -> (GRef, NonNull<GCell<M>>) {
-        let cell = Box::new(GCell {
+    /// Allocates a goroutine running `main`, reusing a free cell of
+    /// `local`, the spawning worker's P, if it has one. Also returns a
+    /// typed pointer to the cell, valid for as long as some `GRef` to it
+    /// lives.
+    pub(crate) fn new<M: Main>(
+        spec: Spec,
+        main: M,
+        local: Option<&Local>,
+    ) -> (GRef, NonNull<GCell<M>>) {
+        let cell = GCell {
             hdr: Header {
                 refs: AtomicUsize::new(1),
                 vtable: &VtableOf::<M>::VTABLE,
@@ -205,8 +264,13 @@ impl GRef {
                 wait: WaitSlot::default(),
             },
             main,
-        });
-        let typed = NonNull::from(Box::leak(cell));
+        };
+        let typed = alloc_cell::<M>(local);
+        // SAFETY: `alloc_cell` returns memory that is valid for writes of a
+        // `GCell<M>`, aligned for it and owned by us (uninitialised, be it
+        // fresh or recycled). `write` initialises every field, and nothing
+        // reads the old bytes.
+        unsafe { typed.as_ptr().write(cell) };
         (GRef(typed.cast()), typed)
     }
 

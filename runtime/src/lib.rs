@@ -72,7 +72,12 @@
 //!
 //! Idle workers sleep on a futex. Publishing stealable work wakes one
 //! sleeper only if no worker is *spinning* (looking for work); a spinner
-//! that finds work wakes the next. Lost wakeups are ruled out by the
+//! that finds work wakes the next. A goroutine spawned on a worker wakes
+//! nobody if it is the only one queued there: its spawner's worker runs it
+//! next, and waking a thief per spawn would make a chain of spawns (one
+//! runnable goroutine at any time) bounce between workers. A second queued
+//! goroutine is surplus and does wake one; behind a spawner that never
+//! yields, sysmon wakes one after 10 ms. Lost wakeups are ruled out by the
 //! publish → fence → check-spinners / drop-spinning → fence → re-check-queues
 //! pairing; `sched/idle.rs` explains it and `loom-tests/` model-checks it.
 //!
@@ -104,6 +109,13 @@
 //! `vm.max_map_count`. Stacks are pooled per P and globally; sysmon gives
 //! idle stacks' memory back with `MADV_DONTNEED`. A goroutine that runs off
 //! its stack makes the process abort with a message naming it.
+//!
+//! ## Goroutine cells
+//!
+//! A goroutine is one heap cell: header, closure and result slot. Each P
+//! keeps up to 256 dead cells by exact layout and hands them to the next
+//! goroutines spawned on its worker (Go's `gFree`), so a steady spawn rate
+//! costs no malloc/free pair per goroutine (`sched/gfree.rs`).
 //!
 //! ## Timers
 //!

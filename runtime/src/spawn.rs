@@ -196,7 +196,7 @@ impl Builder {
             migratable,
             spawn_site: site,
         };
-        Ok(GRef::new(spec, main))
+        Ok(GRef::new(spec, main, local))
     }
 }
 

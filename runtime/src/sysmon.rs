@@ -5,7 +5,10 @@
 //!   `gofer::blocking`) holds its worker. sysmon notices that the worker's
 //!   switch counter has not moved, reports the goroutine once (id, name,
 //!   spawn site, how long so far), and wakes an idle worker so that the
-//!   unstarted goroutines queued behind the hog get stolen.
+//!   unstarted goroutines queued behind the hog get stolen. The wakeup
+//!   happens even with hog reports off: a spawn wakes no thief when the new
+//!   goroutine is the only one queued (`submit_new`), so this is what
+//!   bounds its wait behind a spawner that never yields.
 //! * **Deadlock.** When every worker is idle, no timer is armed, no
 //!   blocking call or other wakeup source is in flight, at least one plain
 //!   thread waits in a gofer call, and every thread of the process is
@@ -23,7 +26,7 @@
 //! inspecting, with a fence on both sides (see `Graveyard`).
 
 use crate::goroutine::{GRef, Header};
-use crate::sched::Runtime;
+use crate::sched::{Runtime, WorkerShared};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*, fence};
 use std::time::{Duration, Instant};
@@ -137,9 +140,7 @@ fn run(rt: &'static Runtime) {
             BUSY_PERIOD
         };
 
-        if rt.settings.hog_reports {
-            check_hogs(rt, &mut watch, now);
-        }
+        check_hogs(rt, &mut watch, now);
 
         if now.duration_since(last_scavenge) >= SCAVENGE_PERIOD {
             crate::stack::scavenge();
@@ -179,24 +180,34 @@ fn check_hogs(rt: &Runtime, watch: &mut [Watch], now: Instant) {
         if ran < HOG_THRESHOLD {
             continue;
         }
-        INSPECTING.store(true, Relaxed);
-        fence(SeqCst);
-        let g = w.running.load(Relaxed);
-        // Only trust the pointer if the worker is still on the same switch.
-        if !g.is_null() && w.tick.load(Relaxed) == tick {
-            // SAFETY: `g` was loaded after INSPECTING was published with a
-            // fence; a worker frees a goroutine only after storing another
-            // value into `running`, fencing, and seeing INSPECTING false
-            // (Graveyard::sweep), so `g` is still alive until we clear it.
-            let g = unsafe { &*g };
-            if !g.hog_reported.swap(true, Relaxed) {
-                report_hog(g, i, ran, rt);
-            }
+        if rt.settings.hog_reports {
+            inspect_hog(rt, w, i, tick, ran);
         }
-        INSPECTING.store(false, Release);
         // Let idle workers steal the unstarted goroutines behind the hog.
+        // Needed even when hogs go unreported: a spawn wakes no thief for
+        // the only goroutine queued behind it (`submit_new`).
         rt.wakep();
     }
+}
+
+/// Reports the goroutine holding worker `i` (on switch `tick`), once.
+fn inspect_hog(rt: &Runtime, w: &WorkerShared, i: usize, tick: u64, ran: Duration) {
+    INSPECTING.store(true, Relaxed);
+    fence(SeqCst);
+    let g = w.running.load(Relaxed);
+    // Only trust the pointer if the worker is still on the same switch.
+    if !g.is_null() && w.tick.load(Relaxed) == tick {
+        // SAFETY: `g` was loaded after INSPECTING was published with a
+        // fence; a worker frees (or recycles, `sched/gfree.rs`) a goroutine
+        // only after storing another value into `running`, fencing, and
+        // seeing INSPECTING false (Graveyard::sweep), so `g` is still alive
+        // until we clear it.
+        let g = unsafe { &*g };
+        if !g.hog_reported.swap(true, Relaxed) {
+            report_hog(g, i, ran, rt);
+        }
+    }
+    INSPECTING.store(false, Release);
 }
 
 fn report_hog(g: &Header, worker: usize, ran: Duration, rt: &Runtime) {

@@ -2,6 +2,8 @@
 //! who gets woken to run them. The worker loop itself is in `worker.rs`,
 //! per-worker state in `processor.rs`, the spinning protocol in `idle.rs`.
 
+#[cfg(not(loom))]
+pub(crate) mod gfree;
 pub(crate) mod idle;
 pub(crate) mod parker;
 #[cfg(not(loom))]
@@ -153,8 +155,15 @@ mod runtime {
             Some(local) => {
                 local.fresh.push(g);
                 // The owner is awake and will run it; wake another worker
-                // only for parallelism, so no fence is needed here.
-                if rt.idle.wants_wakeup() {
+                // only for parallelism, so no fence is needed here — and
+                // only if there is more queued here than the owner runs
+                // next (tokio's LIFO-slot rule, Go's wakep-on-surplus).
+                // Otherwise a chain of spawns, which only ever has one
+                // runnable goroutine, would wake a worker per link for
+                // work it cannot use. A burst of spawns still wakes one
+                // from the second spawn on; a spawner that holds its worker
+                // is covered by sysmon (see `sysmon.rs`).
+                if rt.idle.wants_wakeup() && local.has_surplus() {
                     rt.wakep();
                 }
             }

@@ -1,5 +1,6 @@
 //! P: the per-worker scheduling state — `runnext`, the local run queues,
-//! the timer heap and the stack cache.
+//! the timer heap, the stack cache and the cache of free goroutine cells
+//! (`gfree.rs`).
 //!
 //! A worker owns one P for life (see the crate docs for why M and P are
 //! fused here). The P lives on its worker thread's stack and is reached
@@ -22,6 +23,7 @@
 //! moment load is balanced.
 
 use crate::goroutine::{GRef, GoroutineId};
+use crate::sched::gfree::GFree;
 use crate::sched::{Runtime, WorkerShared};
 use crate::stack::StackCache;
 use crate::sysmon::Graveyard;
@@ -60,6 +62,8 @@ pub(crate) struct Local {
     pub(crate) fresh: Deque<GRef>,
     timers: RefCell<Timers>,
     pub(crate) stacks: RefCell<StackCache>,
+    /// Free goroutine cells, for the next spawns on this worker.
+    pub(crate) gfree: RefCell<GFree>,
     pub(crate) graveyard: RefCell<Graveyard>,
     pub(crate) tick: Cell<u64>,
     /// What is left of the running goroutine's fairness budget (see
@@ -81,6 +85,7 @@ impl Local {
             fresh,
             timers: RefCell::new(Timers::new()),
             stacks: RefCell::new(StackCache::new()),
+            gfree: RefCell::new(GFree::new()),
             graveyard: RefCell::new(Graveyard::new()),
             tick: Cell::new(0),
             budget: Cell::new(0),
@@ -166,6 +171,17 @@ impl Local {
             || !self.ready.borrow().is_empty()
             || !self.fresh.is_empty()
             || !shared.inbox.is_empty()
+    }
+
+    /// Is more than one goroutine queued here, i.e. work beyond what this
+    /// worker will run next? Only then is waking a thief worth a wakeup.
+    /// (`runnext` and `ready` are not stealable, but whatever is queued in
+    /// them delays the stealable goroutines behind it.)
+    pub(crate) fn has_surplus(&self) -> bool {
+        let next = self.runnext.take();
+        let has_next = next.is_some();
+        self.runnext.set(next);
+        self.fresh.len() + usize::from(has_next) + self.ready.borrow().len() > 1
     }
 
     /// Arms a deadline timer for `g`, which is about to park on this worker.

@@ -6,7 +6,9 @@
 //!
 //! The poller is modelled as a level-triggered event: `wake` sets it, and
 //! `poll_wait` blocks until it is set and then clears it, as the blocking
-//! poll drains the eventfd. A real `epoll_wait` may also return for socket
+//! poll drains the eventfd; `wake` skips the write while an earlier one is
+//! pending (`Shard::wake_pending`), and the drain clears that flag after
+//! the read, as `netpoll/src/poller.rs` does. A real `epoll_wait` may also return for socket
 //! events; the model's poller returns only when woken, which is the harder
 //! case for the protocol.
 //!
@@ -17,34 +19,48 @@
 
 use gofer_runtime::__loom::Parker;
 use gofer_runtime::hooks::{Poll, set_poll};
-use loom::sync::atomic::{AtomicUsize, Ordering::*};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 use loom_tests::check;
 use std::time::Duration;
 
 loom::lazy_static! {
-    /// The eventfd: is a wake pending?
+    /// The eventfd: is it readable?
     static ref EVENT: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+    /// `Shard::wake_pending` in `netpoll/src/poller.rs`: a write is pending.
+    static ref WAKE_PENDING: AtomicBool = AtomicBool::new(false);
 }
 
-fn poll_now() -> usize {
+fn poll_now(_shard: usize) -> usize {
     0
 }
 
-fn poll_wait(_timeout: Option<Duration>) -> usize {
-    let (pending, cond) = &*EVENT;
-    let mut pending = pending.lock().unwrap();
-    while !*pending {
-        pending = cond.wait(pending).unwrap();
+fn watching(_shard: usize) -> bool {
+    true
+}
+
+/// The blocking poll: returns once the eventfd is readable, then drains it
+/// and clears the pending flag, in `dispatch`'s order.
+fn poll_wait(_shard: usize, _timeout: Option<Duration>) -> usize {
+    let (readable, cond) = &*EVENT;
+    let mut readable = readable.lock().unwrap();
+    while !*readable {
+        readable = cond.wait(readable).unwrap();
     }
-    *pending = false;
+    *readable = false;
+    drop(readable);
+    WAKE_PENDING.store(false, Release);
     0
 }
 
-fn wake() {
-    let (pending, cond) = &*EVENT;
-    *pending.lock().unwrap() = true;
+/// `poller::wake`: skips the write while one is pending.
+fn wake(_shard: usize) {
+    if WAKE_PENDING.swap(true, AcqRel) {
+        return;
+    }
+    let (readable, cond) = &*EVENT;
+    *readable.lock().unwrap() = true;
     cond.notify_one();
 }
 
@@ -52,6 +68,7 @@ static POLL: Poll = Poll {
     poll_now,
     poll_wait,
     wake,
+    watching,
 };
 
 fn install() {
@@ -59,6 +76,7 @@ fn install() {
         poll_now,
         poll_wait,
         wake,
+        watching,
     });
 }
 

@@ -1,11 +1,13 @@
 //! Readiness of one registered file descriptor, and waiting for it.
 //!
-//! Each registered descriptor gets a [`PollDesc`] from a slab that is never
-//! freed (as Go's `pollCache`): an epoll event carries the slot index and a
+//! Each descriptor gets a [`PollDesc`] from a slab that is never freed (as
+//! Go's `pollCache`): an epoll event carries the slot index and a
 //! generation number, so an event for a descriptor that has since been
 //! closed — and whose slot may already serve another one — is recognised
 //! by its stale generation and ignored, without any memory reclamation
-//! scheme.
+//! scheme. The descriptor joins a poller shard's epoll when a goroutine on
+//! that shard's worker first waits on it (`Registration::watch_here`), and
+//! leaves every shard it joined before it is closed.
 //!
 //! Per direction (read, write) a descriptor has a readiness sequence number
 //! and a list of waiting goroutines. An operation reads the sequence
@@ -95,6 +97,8 @@ pub(crate) struct PollDesc {
     generation: AtomicU32,
     /// `close()` was called: operations fail instead of waiting.
     closed: AtomicBool,
+    /// The poller shards the descriptor is registered with, a bit each.
+    shards: AtomicU64,
     read: Half,
     write: Half,
 }
@@ -104,6 +108,7 @@ impl PollDesc {
         PollDesc {
             generation: AtomicU32::new(0),
             closed: AtomicBool::new(false),
+            shards: AtomicU64::new(0),
             read: Half::new(),
             write: Half::new(),
         }
@@ -223,25 +228,54 @@ pub(crate) fn lookup(token: u64) -> Option<&'static PollDesc> {
 }
 
 /// An owned registration of a descriptor with the poller: a slab slot,
-/// registered with epoll under a token that names slot and generation.
+/// and a token that names slot and generation, under which the descriptor
+/// is registered with a poller shard when a goroutine first waits on it
+/// there (see `poller.rs`).
 pub(crate) struct Registration {
     index: u32,
     pd: &'static PollDesc,
     fd: RawFd,
+    token: u64,
 }
 
 impl Registration {
-    /// Registers `fd` (edge-triggered, both directions, once for its life).
+    /// Takes a slot for `fd`. The descriptor joins a poller shard only when
+    /// a goroutine first waits on it ([`watch_here`](Self::watch_here)),
+    /// so an epoll error (such as `ENOSPC` past `fs.epoll.max_user_watches`)
+    /// comes out of that operation rather than out of this one.
     pub(crate) fn new(fd: RawFd) -> io::Result<Registration> {
         let index = SLAB.alloc()?;
         let pd = SLAB.get(index).expect("allocated slot");
         pd.closed.store(false, Release);
+        pd.shards.store(0, Release);
         let token = (u64::from(pd.generation()) << 32) | u64::from(index);
-        if let Err(e) = crate::poller::register(fd, token) {
-            SLAB.release(index);
-            return Err(e);
+        Ok(Registration {
+            index,
+            pd,
+            fd,
+            token,
+        })
+    }
+
+    /// Makes sure the shard of the worker we run on watches the descriptor.
+    /// An `EPOLL_CTL_ADD` reports readiness the descriptor already has, so
+    /// registering after the `EAGAIN` loses nothing.
+    fn watch_here(&self) -> io::Result<()> {
+        let Some(shard) = crate::poller::current_shard() else {
+            return Ok(());
+        };
+        let bit = 1u64 << shard; // shard < MAX_POLL_SHARDS = 64
+        if self.pd.shards.load(Acquire) & bit != 0
+            || self.pd.shards.fetch_or(bit, AcqRel) & bit != 0
+        {
+            return Ok(());
         }
-        Ok(Registration { index, pd, fd })
+        crate::poller::register(shard, self.fd, self.token).inspect_err(|_| {
+            self.pd.shards.fetch_and(!bit, AcqRel);
+            // Whoever saw our bit and went to wait must retry, and fail
+            // the same way, rather than wait for events that won't come.
+            self.pd.ready(true, true);
+        })
     }
 
     pub(crate) fn pd(&self) -> &'static PollDesc {
@@ -284,6 +318,7 @@ impl Registration {
         seen: u64,
         deadline: &dyn Fn() -> Option<Instant>,
     ) -> io::Result<()> {
+        self.watch_here()?;
         let half = self.pd.half(dir);
         let me = Task::current();
         {
@@ -318,7 +353,11 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        crate::poller::deregister(self.fd);
+        let mut shards = self.pd.shards.swap(0, AcqRel);
+        while shards != 0 {
+            crate::poller::deregister(shards.trailing_zeros() as usize, self.fd);
+            shards &= shards - 1;
+        }
         // Make events still in flight for this slot stale, wake anybody
         // left waiting, and give the slot back.
         self.pd.generation.fetch_add(1, AcqRel);

@@ -28,21 +28,22 @@
 //!
 //! # How it works
 //!
-//! * Every socket is non-blocking and registered once with one epoll
-//!   instance, edge-triggered, for both directions (`poller.rs`).
+//! * Every socket is non-blocking. Each worker has its own epoll instance
+//!   (a shard), and a socket joins the shard of a worker the first time a
+//!   goroutine there waits on it — edge-triggered, both directions — so
+//!   its events reach the worker its goroutines live on (`poller.rs`).
 //! * An operation tries the system call first and waits only on `EAGAIN`:
 //!   a goroutine registers in the socket's wait list and parks (re-checking
 //!   the readiness sequence number under the list's lock, so an edge that
 //!   arrives in between is never lost); a plain thread waits in `poll(2)`
 //!   (`fd.rs`).
-//! * The workers poll epoll themselves, as Go's scheduler does: one that
-//!   runs out of goroutines looks without blocking before it sleeps, and
-//!   one sleeping worker at a time sleeps *in* `epoll_wait` rather than on
-//!   its futex, so a socket turning ready wakes a worker straight from the
-//!   kernel. Every ready socket's waiters are unparked; a parked goroutine
-//!   is queued on its home worker, whose thread is woken if it sleeps. A
-//!   netpoller thread polls every 10 ms while all workers are busy, which
-//!   bounds how long a ready socket can go unnoticed (`poller.rs`).
+//! * The workers poll their epoll themselves, as Go's scheduler does:
+//!   without blocking every 61st scheduling tick and before they sleep,
+//!   and then they sleep *in* `epoll_wait` rather than on a futex, so a
+//!   socket turning ready wakes its worker straight from the kernel, with
+//!   no thread in between. A netpoller thread polls every 10 ms the shards
+//!   of workers that are busy, which bounds how long a ready socket can go
+//!   unnoticed behind a goroutine that never yields.
 //! * Timeouts (`set_read_timeout`, std's) and deadlines
 //!   (`set_read_deadline`, Go's) are the parked goroutine's own timer:
 //!   when one passes, the operation fails with [`ErrorKind::TimedOut`]

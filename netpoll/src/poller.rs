@@ -1,6 +1,7 @@
-//! The poller: one epoll instance, polled by the workers themselves.
+//! The poller: one epoll instance per worker (a *shard*), each polled by
+//! its own worker.
 //!
-//! Descriptors are registered once, edge-triggered, for both directions
+//! Descriptors are registered edge-triggered, for both directions
 //! (`EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`), with a token naming
 //! their poll descriptor (see `fd.rs`). Every reported edge bumps that
 //! descriptor's readiness and unparks whoever waits on it; a parked
@@ -8,29 +9,47 @@
 //! sleeps.
 //!
 //! Who calls `epoll_wait` is Go's arrangement (`findrunnable` and
-//! `sysmon` in `proc.go`), reached through the runtime's `hooks::Poll`:
+//! `sysmon` in `proc.go`), reached through the runtime's `hooks::Poll`,
+//! with one difference that gofer's pinning rule calls for:
 //!
-//! * A worker that runs out of goroutines polls without blocking before it
-//!   sleeps (`poll_now`); whatever it finds homed on itself runs next,
-//!   with no thread woken at all.
-//! * One sleeping worker at a time — the holder of the runtime's poll role
-//!   — sleeps *in* `epoll_wait` (`poll_wait`) instead of on its futex, so
-//!   a socket turning ready wakes a worker straight from the kernel. The
-//!   first design had a dedicated thread block in `epoll_wait` and
-//!   futex-wake the worker: two thread wakeups per event. Measured with
-//!   one worker, this one took a keep-alive HTTP server from ~117k to
-//!   ~178k requests/s and a one-connection echo round trip from ~28 to
-//!   ~15 µs (benches/GAPS.md §1).
-//! * To wake the worker sleeping in `epoll_wait` for other work (a
-//!   goroutine readied, a spawn, a timer moved), its parker writes to an
-//!   eventfd registered in the same epoll (Go's `netpollBreak`). The
-//!   eventfd is level-triggered and only the blocking poll drains it, so a
-//!   non-blocking poll on another thread cannot swallow the wakeup; a flag
-//!   saves the `write` when one is pending already.
-//! * The netpoller thread is only the fallback: every 10 ms, if no worker
-//!   holds the poll role (all are busy), it polls without blocking, which
-//!   bounds how long a ready socket can wait behind busy workers — Go's
-//!   sysmon gives the same bound.
+//! * **A shard per worker.** A started goroutine only ever runs on its
+//!   home worker (unless it opted in to migration), so an event is best
+//!   seen by that worker: any other would have to wake it. A descriptor is therefore registered, when a
+//!   goroutine first waits on it, with the shard of that goroutine's
+//!   worker (and with another's too if a goroutine there waits on it
+//!   later; an edge then shows up in both, which costs a spurious wakeup
+//!   at worst). A descriptor only plain threads use is never registered:
+//!   they wait in `poll(2)`.
+//! * A worker that runs out of goroutines polls its shard without blocking
+//!   before it sleeps, and every 61st scheduling tick while busy
+//!   (`poll_now`); what it finds runs on it, with no thread woken at all.
+//! * Then it sleeps *in* `epoll_wait` on its shard (`poll_wait`) instead
+//!   of on its futex, so a socket turning ready wakes its worker straight
+//!   from the kernel. The first design had a dedicated thread block in
+//!   `epoll_wait` and futex-wake the worker: two thread wakeups per event.
+//!   With one worker, sleeping in epoll took a keep-alive HTTP server from
+//!   ~112k to ~174k requests/s and one streaming connection from ~0.9 to
+//!   ~2 GB/s (benches/GAPS.md §1); a single shared epoll left two workers
+//!   where they were, since the worker it woke was often not the home of
+//!   the goroutine it found.
+//! * To wake a worker sleeping in `epoll_wait` for other work (a goroutine
+//!   readied, a spawn, a deadline moved), its parker writes to the eventfd of
+//!   its shard (Go's `netpollBreak`). The eventfd is level-triggered and
+//!   only the blocking poll drains it, so a non-blocking poll on another
+//!   thread cannot swallow the wakeup; a flag saves the `write` when one
+//!   is pending already.
+//! * The netpoller thread is only the fallback: every 10 ms it polls the
+//!   shards whose worker is busy, which bounds how long a ready socket can
+//!   wait behind a worker that never yields — Go's sysmon gives the same
+//!   bound. While every worker sleeps in its shard it naps longer.
+//!
+//! Known costs of this layout. A descriptor stays in every shard it
+//! joined until it is closed: a socket waited on from two workers (a
+//! listener or a UDP socket served by goroutines on both, a migratable
+//! goroutine that moved) has its edges reported twice, which costs a
+//! spurious wakeup each. Past 64 workers, workers share shards, and only
+//! one of those sleeps in the shard's epoll; the others sleep on their
+//! futex and see their sockets from the busy one's polls or the fallback.
 
 use crate::fd;
 use std::io;
@@ -39,60 +58,69 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::time::Duration;
 
-struct Poller {
+/// One epoll instance and the eventfd that interrupts its sleeper.
+struct Shard {
     epoll: OwnedFd,
     /// Interrupts a worker blocked in `epoll_wait` (see the module docs).
     wakefd: OwnedFd,
     /// A wake was written to `wakefd` and not drained yet.
     wake_pending: AtomicBool,
-    /// Registered descriptors; the idle poll is skipped while it is zero.
+    /// Registered descriptors. While it is zero, non-blocking polls are
+    /// skipped and the shard's worker sleeps on its futex.
     registered: AtomicUsize,
 }
 
-fn poller() -> io::Result<&'static Poller> {
-    static POLLER: OnceLock<io::Result<Poller>> = OnceLock::new();
-    POLLER
-        .get_or_init(|| {
-            // SAFETY: plain syscall; the result is checked.
-            let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-            if raw < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `raw` is a new descriptor we own.
-            let epoll = unsafe { OwnedFd::from_raw_fd(raw) };
-            // SAFETY: plain syscall; the result is checked.
-            let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if raw < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `raw` is a new descriptor we own.
-            let wakefd = unsafe { OwnedFd::from_raw_fd(raw) };
-            // Level-triggered, unlike the sockets: it stays reported until
-            // the blocking poll drains it.
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: WAKE_TOKEN,
-            };
-            // SAFETY: valid epoll and target descriptors, and a valid event.
-            if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, &mut ev) } < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(Poller {
-                epoll,
-                wakefd,
-                wake_pending: AtomicBool::new(false),
-                registered: AtomicUsize::new(0),
-            })
+impl Shard {
+    fn new() -> io::Result<Shard> {
+        // SAFETY: plain syscall; the result is checked.
+        let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a new descriptor we own.
+        let epoll = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: plain syscall; the result is checked.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a new descriptor we own.
+        let wakefd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // Level-triggered, unlike the sockets: it stays reported until the
+        // blocking poll drains it.
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: WAKE_TOKEN,
+        };
+        // SAFETY: valid epoll and target descriptors, and a valid event.
+        if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Shard {
+            epoll,
+            wakefd,
+            wake_pending: AtomicBool::new(false),
+            registered: AtomicUsize::new(0),
         })
-        .as_ref()
-        .map_err(|e| io::Error::new(e.kind(), format!("gofer: cannot create the netpoller: {e}")))
-        .inspect(|p| start_thread(p))
+    }
 }
 
-/// Starts the fallback thread and hands the poller to the runtime's
+fn shards() -> io::Result<&'static [Shard]> {
+    static SHARDS: OnceLock<io::Result<Box<[Shard]>>> = OnceLock::new();
+    SHARDS
+        .get_or_init(|| {
+            (0..gofer_runtime::hooks::poll_shards())
+                .map(|_| Shard::new())
+                .collect()
+        })
+        .as_deref()
+        .map_err(|e| io::Error::new(e.kind(), format!("gofer: cannot create the netpoller: {e}")))
+        .inspect(|s| start_thread(s))
+}
+
+/// Starts the fallback thread and hands the shards to the runtime's
 /// workers, once.
-fn start_thread(p: &'static Poller) {
+fn start_thread(shards: &'static [Shard]) {
     static STARTED: OnceLock<()> = OnceLock::new();
     STARTED.get_or_init(|| {
         gofer_runtime::hooks::register_service_thread();
@@ -100,71 +128,93 @@ fn start_thread(p: &'static Poller) {
             poll_now,
             poll_wait,
             wake,
+            watching,
         });
         std::thread::Builder::new()
             .name("gofer-netpoll".into())
-            .spawn(move || run(p))
+            .spawn(move || run(shards))
             .unwrap_or_else(|e| panic!("gofer: cannot start the netpoller thread: {e}"));
     });
 }
 
-/// Registers `fd` under `token`.
-pub(crate) fn register(fd: RawFd, token: u64) -> io::Result<()> {
-    let p = poller()?;
+/// The shard a goroutine running on this thread registers with: its
+/// worker's. `None` off the workers.
+pub(crate) fn current_shard() -> Option<usize> {
+    gofer_runtime::hooks::current_poll_shard()
+}
+
+/// Registers `fd` under `token` with `shard`.
+pub(crate) fn register(shard: usize, fd: RawFd, token: u64) -> io::Result<()> {
+    let s = &shards()?[shard];
     let mut ev = libc::epoll_event {
         events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
         u64: token,
     };
     // SAFETY: valid epoll and target descriptors, and a valid event.
-    let r = unsafe { libc::epoll_ctl(p.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    let r = unsafe { libc::epoll_ctl(s.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
-    p.registered.fetch_add(1, Relaxed);
+    s.registered.fetch_add(1, Relaxed);
     Ok(())
 }
 
-/// Removes `fd` from the interest list (before it is closed).
-pub(crate) fn deregister(fd: RawFd) {
-    if let Ok(p) = poller() {
+/// Removes `fd` from `shard`'s interest list (before it is closed).
+pub(crate) fn deregister(shard: usize, fd: RawFd) {
+    if let Ok(shards) = shards() {
+        let s = &shards[shard];
         // SAFETY: valid descriptors; a null event is allowed for DEL. A
         // failure (already closed) leaves nothing to undo.
         unsafe {
             libc::epoll_ctl(
-                p.epoll.as_raw_fd(),
+                s.epoll.as_raw_fd(),
                 libc::EPOLL_CTL_DEL,
                 fd,
                 std::ptr::null_mut(),
             );
         }
-        p.registered.fetch_sub(1, Relaxed);
+        s.registered.fetch_sub(1, Relaxed);
     }
 }
 
 const BATCH: usize = 128;
 
-/// The token of `Poller::wakefd`; slab tokens never reach it (their index
-/// half is below `u32::MAX`).
+/// The token of a shard's `wakefd`; slab tokens never reach it (their
+/// index half is below `u32::MAX`).
 const WAKE_TOKEN: u64 = u64::MAX;
 
-/// How often the fallback thread polls when no worker holds the poll role.
+/// How often the fallback thread polls the shards of busy workers; while
+/// every shard that watches descriptors has its worker asleep in it, the
+/// thread backs off, doubling its nap up to `FALLBACK_IDLE_MAX`, so an
+/// idle process is not woken 100 times a second.
 const FALLBACK_EVERY: Duration = Duration::from_millis(10);
+const FALLBACK_IDLE_MAX: Duration = Duration::from_millis(160);
 
 /// The fallback thread (see the module docs).
-fn run(p: &'static Poller) {
+fn run(shards: &'static [Shard]) {
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; BATCH];
+    let mut nap = FALLBACK_EVERY;
     loop {
-        std::thread::sleep(FALLBACK_EVERY);
-        if !gofer_runtime::hooks::worker_polling() {
-            let n = wait(p, &mut events, Some(Duration::ZERO));
-            dispatch(p, &events[..n], false);
+        std::thread::sleep(nap);
+        let mut busy = false;
+        for (i, s) in shards.iter().enumerate() {
+            if !gofer_runtime::hooks::shard_polling(i) && s.registered.load(Relaxed) > 0 {
+                busy = true;
+                let n = wait(s, &mut events, Some(Duration::ZERO));
+                dispatch(s, &events[..n], false);
+            }
         }
+        nap = if busy {
+            FALLBACK_EVERY
+        } else {
+            (nap * 2).min(FALLBACK_IDLE_MAX)
+        };
     }
 }
 
 /// `epoll_wait` (`epoll_pwait2` for a timeout finer than milliseconds,
-/// where the kernel has it), retrying on EINTR; the number of events.
-fn wait(p: &Poller, events: &mut [libc::epoll_event], timeout: Option<Duration>) -> usize {
+/// where the kernel has it); the number of events, 0 on an error.
+fn wait(p: &Shard, events: &mut [libc::epoll_event], timeout: Option<Duration>) -> usize {
     static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
     let (epfd, buf, len) = (
         p.epoll.as_raw_fd(),
@@ -191,7 +241,14 @@ fn wait(p: &Poller, events: &mut [libc::epoll_event], timeout: Option<Duration>)
                         0usize,
                     )
                 };
-                if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+                // ENOSYS: an old kernel; EPERM: a seccomp filter that does
+                // not know the call.
+                if n < 0
+                    && matches!(
+                        io::Error::last_os_error().raw_os_error(),
+                        Some(libc::ENOSYS | libc::EPERM)
+                    )
+                {
                     NO_PWAIT2.store(true, Relaxed);
                     continue;
                 }
@@ -207,18 +264,15 @@ fn wait(p: &Poller, events: &mut [libc::epoll_event], timeout: Option<Duration>)
                 unsafe { libc::epoll_wait(epfd, buf, len, ms) }
             }
         };
-        if n >= 0 {
-            return n as usize;
-        }
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return 0;
-        }
+        // An error (EINTR included) counts as a spurious return: callers
+        // re-check their state and work out the time left afresh.
+        return n.max(0) as usize;
     }
 }
 
 /// Wakes the waiters of every reported descriptor; how many it woke. The
 /// blocking poll (`drain`) also consumes a wake of `wakefd`.
-fn dispatch(p: &Poller, events: &[libc::epoll_event], drain: bool) -> usize {
+fn dispatch(p: &Shard, events: &[libc::epoll_event], drain: bool) -> usize {
     let mut woken = 0;
     for ev in events {
         if ev.u64 == WAKE_TOKEN {
@@ -248,32 +302,39 @@ fn dispatch(p: &Poller, events: &[libc::epoll_event], drain: bool) -> usize {
     woken
 }
 
-/// `hooks::Poll::poll_now`: a non-blocking look from a worker about to
-/// sleep.
-fn poll_now() -> usize {
-    let Ok(p) = poller() else { return 0 };
-    if p.registered.load(Relaxed) == 0 {
+/// `hooks::Poll::poll_now`: a non-blocking look at `shard`.
+fn poll_now(shard: usize) -> usize {
+    let Ok(shards) = shards() else { return 0 };
+    let s = &shards[shard];
+    if s.registered.load(Relaxed) == 0 {
         return 0;
     }
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 32];
-    let n = wait(p, &mut events, Some(Duration::ZERO));
-    dispatch(p, &events[..n], false)
+    let n = wait(s, &mut events, Some(Duration::ZERO));
+    dispatch(s, &events[..n], false)
 }
 
-/// `hooks::Poll::poll_wait`: the poll-role holder sleeps here.
-fn poll_wait(timeout: Option<Duration>) -> usize {
-    let Ok(p) = poller() else { return 0 };
+/// `hooks::Poll::poll_wait`: the worker of `shard` sleeps here.
+fn poll_wait(shard: usize, timeout: Option<Duration>) -> usize {
+    let Ok(shards) = shards() else { return 0 };
+    let s = &shards[shard];
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
-    let n = wait(p, &mut events, timeout);
-    dispatch(p, &events[..n], true)
+    let n = wait(s, &mut events, timeout);
+    dispatch(s, &events[..n], true)
 }
 
-/// `hooks::Poll::wake`: interrupts `poll_wait`.
-fn wake() {
-    let Ok(p) = poller() else { return };
+/// `hooks::Poll::watching`: does `shard` hold any descriptor?
+fn watching(shard: usize) -> bool {
+    shards().is_ok_and(|s| s[shard].registered.load(Relaxed) > 0)
+}
+
+/// `hooks::Poll::wake`: interrupts `poll_wait` on `shard`.
+fn wake(shard: usize) {
+    let Ok(shards) = shards() else { return };
+    let s = &shards[shard];
     // Pending already: the eventfd is still readable, and being
     // level-triggered it will be reported to the next `epoll_wait`.
-    if p.wake_pending.swap(true, AcqRel) {
+    if s.wake_pending.swap(true, AcqRel) {
         return;
     }
     let one: u64 = 1;
@@ -282,7 +343,7 @@ fn wake() {
     // with the reads in `dispatch` and at most one write per drain.
     unsafe {
         libc::write(
-            p.wakefd.as_raw_fd(),
+            s.wakefd.as_raw_fd(),
             (&one as *const u64).cast(),
             std::mem::size_of::<u64>(),
         )

@@ -28,8 +28,8 @@ fn decode(v: u64) -> Option<Instant> {
 }
 
 pub(crate) struct Socket<S: AsRawFd> {
-    /// Declared (so dropped) before `io`: the descriptor must leave the
-    /// epoll set while its number is still ours. Closed first, the number
+    /// Declared (so dropped) before `io`: the descriptor must leave every
+    /// epoll set it joined while its number is still ours. Closed first, the number
     /// could be reused by a new socket before the deregistration, which
     /// would then remove the new socket's registration instead.
     reg: Registration,

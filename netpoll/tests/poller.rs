@@ -44,57 +44,96 @@ fn is_registered(fd: i32) -> bool {
     epoll_registered().iter().any(|set| set.contains(&fd))
 }
 
+/// Makes the calling goroutine wait on `s` once (a read that times out on
+/// an empty socket), which registers it with this worker's poller shard.
+fn wait_once_on(s: &UnixStream) {
+    s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+    let e = (&*s).read(&mut [0u8]).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+    s.set_read_timeout(None).unwrap();
+}
+
 #[test]
-fn an_open_socket_is_registered_and_a_dropped_one_is_not() {
-    let (a, b) = UnixStream::pair().unwrap();
-    let (fa, fb) = (a.as_raw_fd(), b.as_raw_fd());
-    assert!(
-        is_registered(fa) && is_registered(fb),
-        "{:?}",
-        epoll_registered()
-    );
-    drop((a, b));
+fn a_socket_a_goroutine_waited_on_is_registered_until_dropped() {
+    let h = gofer_runtime::spawn(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (fa, fb) = (a.as_raw_fd(), b.as_raw_fd());
+        // Registration waits for the first wait.
+        assert!(!is_registered(fa), "{:?}", epoll_registered());
+        wait_once_on(&a);
+        wait_once_on(&b);
+        assert!(
+            is_registered(fa) && is_registered(fb),
+            "{:?}",
+            epoll_registered()
+        );
+        drop((a, b));
+    });
+    join_within(h, Duration::from_secs(10), "registering goroutine");
     // The numbers may be reused by other tests at once; only check that
     // nothing went wrong reading the kernel's account.
     let _ = epoll_registered();
 }
 
-/// Threads open and drop socket pairs as fast as they can while this
-/// thread opens pairs and checks, in the kernel's own account, that both
-/// new sockets are registered with epoll. A socket dropped elsewhere must
-/// never take a new socket's registration with it.
+#[test]
+fn a_socket_only_threads_use_is_never_registered() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let t = std::thread::spawn(move || {
+        let mut buf = [0u8; 1];
+        (&a).read_exact(&mut buf).unwrap();
+        a
+    });
+    std::thread::sleep(Duration::from_millis(20)); // let it block in poll(2)
+    (&b).write_all(b"x").unwrap();
+    let a = join_thread_within(t, Duration::from_secs(10), "reading thread");
+    assert!(!is_registered(a.as_raw_fd()) && !is_registered(b.as_raw_fd()));
+}
+
+/// Goroutines open, register and drop socket pairs as fast as they can
+/// while another goroutine opens and registers pairs and checks, in the
+/// kernel's own account, that both new sockets are registered with epoll.
+/// A socket dropped elsewhere must never take a new socket's registration
+/// with it.
 #[test]
 fn closing_a_socket_never_unregisters_one_that_reused_its_fd() {
     let stop = Arc::new(AtomicBool::new(false));
     let churners: Vec<_> = (0..2)
         .map(|_| {
             let stop = stop.clone();
-            std::thread::spawn(move || {
+            gofer_runtime::spawn(move || {
                 while !stop.load(SeqCst) {
-                    drop(UnixStream::pair().unwrap());
+                    let (a, b) = UnixStream::pair().unwrap();
+                    wait_once_on(&a);
+                    wait_once_on(&b);
                 }
             })
         })
         .collect();
-    let start = Instant::now();
-    let (mut checked, mut missing, mut lost) = (0, 0, Vec::new());
-    while start.elapsed() < Duration::from_secs(2) {
-        let (a, b) = UnixStream::pair().unwrap();
-        std::thread::yield_now();
-        for fd in [a.as_raw_fd(), b.as_raw_fd()] {
-            if !is_registered(fd) {
-                missing += 1;
-                if lost.len() < 10 {
-                    lost.push(fd);
+    let checker = gofer_runtime::spawn(|| {
+        let start = Instant::now();
+        let (mut checked, mut missing, mut lost) = (0, 0, Vec::new());
+        while start.elapsed() < Duration::from_secs(2) {
+            let (a, b) = UnixStream::pair().unwrap();
+            wait_once_on(&a);
+            wait_once_on(&b);
+            for fd in [a.as_raw_fd(), b.as_raw_fd()] {
+                if !is_registered(fd) {
+                    missing += 1;
+                    if lost.len() < 10 {
+                        lost.push(fd);
+                    }
                 }
+                checked += 1;
             }
-            checked += 1;
         }
-    }
+        (checked, missing, lost)
+    });
+    let (checked, missing, lost) = join_within(checker, Duration::from_secs(30), "checker");
     stop.store(true, SeqCst);
     for c in churners {
-        c.join().unwrap();
+        join_within(c, Duration::from_secs(10), "churner");
     }
+    assert!(checked > 0);
     assert_eq!(
         missing, 0,
         "{missing} of {checked} open sockets were not registered with epoll (fds {lost:?}...)"

@@ -70,7 +70,7 @@
 //!
 //! ## Sleeping and waking workers
 //!
-//! Idle workers sleep on a futex. Publishing stealable work wakes one
+//! Idle workers sleep on a futex (or in the netpoller, below). Publishing stealable work wakes one
 //! sleeper only if no worker is *spinning* (looking for work); a spinner
 //! that finds work wakes the next. A goroutine spawned on a worker wakes
 //! nobody if it is the only one queued there: its spawner's worker runs it
@@ -81,11 +81,13 @@
 //! publish → fence → check-spinners / drop-spinning → fence → re-check-queues
 //! pairing; `sched/idle.rs` explains it and `loom-tests/` model-checks it.
 //!
-//! Once the netpoller is in use (`hooks::Poll`), one sleeping worker at a
-//! time sleeps in `epoll_wait` instead of on its futex (Go's
-//! `netpoll(delay)` in `findrunnable`): a ready socket then wakes a worker
-//! directly, and waking that worker for other work goes through the
-//! poller's eventfd (`sched/parker.rs`).
+//! Once the netpoller is in use (`hooks::Poll`), each worker has its own
+//! poller shard (an epoll instance holding the sockets its goroutines wait
+//! on), looks at it every 61st tick and before it sleeps, and sleeps in it
+//! instead of on its futex (Go's `netpoll(delay)` in `findrunnable`): a
+//! ready socket then wakes its goroutine's worker directly, and waking
+//! that worker for other work goes through the shard's eventfd
+//! (`sched/parker.rs`).
 //!
 //! ## Parking (Go's `gopark`)
 //!

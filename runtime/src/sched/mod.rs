@@ -95,8 +95,9 @@ mod runtime {
             deques = (0..n).map(|_| Deque::new_fifo()).collect::<Vec<_>>();
             let workers = deques
                 .iter()
-                .map(|d: &Deque<GRef>| WorkerShared {
-                    parker: Parker::new(),
+                .enumerate()
+                .map(|(i, d): (usize, &Deque<GRef>)| WorkerShared {
+                    parker: Parker::for_poll_shard(crate::hooks::poll_shard_of(i)),
                     inbox: SegQueue::new(),
                     stealer: d.stealer(),
                     tick: AtomicU64::new(0),

@@ -22,19 +22,19 @@
 //! trip), a one-connection TCP echo from ~54 µs to ~30 µs. The price is at
 //! most 20 µs of CPU each time a worker runs out of work.
 //!
-//! One idle worker at a time sleeps in the netpoller instead of on the
-//! futex (`park_polling`; Go's `netpoll(delay)` in `findrunnable`), so a
-//! ready socket wakes it straight from the kernel. It then sets `in_poll`
-//! *before* it announces `PARKED`, and `unpark`, when it replaced
-//! `PARKED`, reads `in_poll` to choose how to wake it: through the
-//! poller's eventfd or through the futex. Every `EMPTY -> PARKED` is a
-//! release and `unpark`'s swap an acquire, so the unparker sees the
-//! `in_poll` the owner wrote before the very `PARKED` it replaced: set for
-//! a polling park, cleared for a futex park (loom found that a plain
-//! acquire there let a stale `true` send a futex sleeper's wakeup to the
-//! poller). A value that turns stale after that read costs one spurious
-//! wake, never a lost one: the owner re-checks the word after every
-//! return.
+//! Once its netpoller shard watches sockets, an idle worker sleeps in the
+//! shard's `epoll_wait` instead of on the futex (`park_polling`; Go's
+//! `netpoll(delay)` in `findrunnable`), so a ready socket wakes it straight
+//! from the kernel. It then sets `in_poll` *before* it announces
+//! `PARKED`, and `unpark`, when it replaced `PARKED`, reads `in_poll` to
+//! choose how to wake it: through the shard's eventfd or through the
+//! futex. Every `EMPTY -> PARKED` is a release and `unpark`'s swap an
+//! acquire, so the unparker sees the `in_poll` the owner wrote before the
+//! very `PARKED` it replaced: set for a polling park, cleared for a futex
+//! park (loom found that a plain acquire there let a stale `true` send a
+//! futex sleeper's wakeup to the poller). A value that turns stale after
+//! that read costs one spurious wake, never a lost one: the owner
+//! re-checks the word after every return.
 
 use crate::hooks::Poll;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
@@ -53,6 +53,8 @@ pub struct Parker {
     state: AtomicU32,
     /// The owner sleeps (or is about to) in the netpoller, not the futex.
     in_poll: AtomicBool,
+    /// The netpoller shard the owner polls (workers only).
+    poll_shard: usize,
     #[cfg(loom)]
     lock: crate::loom::sync::Mutex<()>,
     #[cfg(loom)]
@@ -71,10 +73,19 @@ impl Parker {
         Parker {
             state: AtomicU32::new(EMPTY),
             in_poll: AtomicBool::new(false),
+            poll_shard: 0,
             #[cfg(loom)]
             lock: crate::loom::sync::Mutex::new(()),
             #[cfg(loom)]
             cond: crate::loom::sync::Condvar::new(),
+        }
+    }
+
+    /// The parker of a worker that polls netpoller shard `shard`.
+    pub fn for_poll_shard(shard: usize) -> Parker {
+        Parker {
+            poll_shard: shard,
+            ..Parker::new()
         }
     }
 
@@ -160,7 +171,7 @@ impl Parker {
                 return false;
             }
             last = Instant::now();
-            (poll.poll_now)() > 0
+            (poll.poll_now)(self.poll_shard) > 0
         })
     }
 
@@ -191,10 +202,11 @@ impl Parker {
         }
     }
 
-    /// Like [`park`](Parker::park), but sleeps in `poll.poll_wait`, which
-    /// also returns when events arrive (and wakes the goroutines they
-    /// concern). The caller holds the poll role, so no other thread is in
-    /// `poll_wait` at the same time. May return spuriously.
+    /// Like [`park`](Parker::park), but sleeps in `poll.poll_wait` on this
+    /// parker's shard, which also returns when events arrive (and wakes
+    /// the goroutines they concern). The caller holds the shard's poll
+    /// role, so no other thread is in that `poll_wait` at the same time.
+    /// May return spuriously.
     pub fn park_polling(&self, deadline: Option<Instant>, poll: &Poll) {
         #[cfg(not(loom))]
         if self.spin_polling(poll) {
@@ -208,7 +220,7 @@ impl Parker {
             return;
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        (poll.poll_wait)(timeout);
+        (poll.poll_wait)(self.poll_shard, timeout);
         // Woken, timed out or events: leave EMPTY, taking any permit; the
         // caller re-checks its queues either way.
         self.state.swap(EMPTY, Acquire);
@@ -222,7 +234,7 @@ impl Parker {
         if self.state.swap(NOTIFIED, AcqRel) == PARKED {
             if self.in_poll.load(Relaxed) {
                 if let Some(poll) = crate::hooks::poll() {
-                    (poll.wake)();
+                    (poll.wake)(self.poll_shard);
                 }
                 return;
             }

@@ -40,7 +40,8 @@ use std::time::Instant;
 const RUNNEXT_STREAK: u32 = 8;
 
 /// Every this many ticks, take one goroutine from the global queue first
-/// (Go's 61: prime, so it does not alias with periodic workloads).
+/// and look at the netpoller (Go's 61: prime, so it does not alias with
+/// periodic workloads).
 const GLOBAL_QUEUE_INTERVAL: u64 = 61;
 
 /// While other workers could steal, start an unstarted goroutine ahead of
@@ -118,10 +119,14 @@ impl Local {
         if tick.is_multiple_of(TIMER_CHECK_INTERVAL) {
             self.run_timers(rt);
         }
-        if tick.is_multiple_of(GLOBAL_QUEUE_INTERVAL)
-            && let Some(g) = rt.take_global(self)
-        {
-            return Some(g);
+        if tick.is_multiple_of(GLOBAL_QUEUE_INTERVAL) {
+            // A worker that never runs out of goroutines would otherwise
+            // see its sockets' events only from the netpoller's 10 ms
+            // fallback (tokio polls its driver on the same beat).
+            crate::hooks::poll_now(crate::hooks::poll_shard_of(self.index));
+            if let Some(g) = rt.take_global(self) {
+                return Some(g);
+            }
         }
         if let Some(g) = self.runnext.take() {
             let streak = self.runnext_streak.get();

@@ -143,7 +143,7 @@ fn find_runnable(rt: &Runtime, local: &Local) -> GRef {
         }
         // Before sleeping, look for ready I/O ourselves: whatever it wakes
         // may well be homed on this worker.
-        if crate::hooks::poll_now() > 0 {
+        if crate::hooks::poll_now(crate::hooks::poll_shard_of(local.index)) > 0 {
             continue;
         }
         sleep(rt, local);
@@ -216,12 +216,15 @@ fn sleep(rt: &Runtime, local: &Local) {
     }
     local.graveyard.borrow_mut().sweep();
     let parker = &rt.workers[local.index].parker;
-    // One sleeper at a time sleeps in the netpoller, so that a socket
-    // turning ready wakes a worker directly (see `hooks::Poll`).
+    // Sleep in the netpoller, so that a socket turning ready wakes this
+    // worker directly (see `hooks::Poll`); unless the shard watches no
+    // socket, or a worker sharing it (past `MAX_POLL_SHARDS` workers)
+    // sleeps there already.
+    let shard = crate::hooks::poll_shard_of(local.index);
     match crate::hooks::poll() {
-        Some(poll) if crate::hooks::try_take_poll_role() => {
+        Some(poll) if (poll.watching)(shard) && crate::hooks::try_take_poll_role(shard) => {
             parker.park_polling(local.next_deadline(), poll);
-            crate::hooks::release_poll_role();
+            crate::hooks::release_poll_role(shard);
         }
         _ => parker.park(local.next_deadline()),
     }

@@ -99,6 +99,12 @@ pub(crate) struct PollDesc {
     closed: AtomicBool,
     /// The poller shards the descriptor is registered with, a bit each.
     shards: AtomicU64,
+    /// A stream read drained the socket when the read sequence number was
+    /// this minus one (0: no such hint); see [`Registration::read_stream`].
+    drained: AtomicU64,
+    /// The poller reported hang-up or an error on the read side: reads
+    /// must go to the kernel again, whatever `drained` says.
+    read_hup: AtomicBool,
     read: Half,
     write: Half,
 }
@@ -109,6 +115,8 @@ impl PollDesc {
             generation: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             shards: AtomicU64::new(0),
+            drained: AtomicU64::new(0),
+            read_hup: AtomicBool::new(false),
             read: Half::new(),
             write: Half::new(),
         }
@@ -122,7 +130,13 @@ impl PollDesc {
     }
 
     /// The poller reports readiness; returns how many tasks it woke.
-    pub(crate) fn ready(&self, read: bool, write: bool) -> usize {
+    /// `hup`: the event said hang-up or error.
+    pub(crate) fn ready(&self, read: bool, write: bool, hup: bool) -> usize {
+        if hup {
+            // Before the sequence number moves, so that a reader who sees
+            // the new number also sees this.
+            self.read_hup.store(true, Release);
+        }
         let mut woken = 0;
         if read {
             woken += self.read.ready();
@@ -142,7 +156,7 @@ impl PollDesc {
         if self.closed.swap(true, AcqRel) {
             return false;
         }
-        self.ready(true, true);
+        self.ready(true, true, false);
         true
     }
 
@@ -248,6 +262,8 @@ impl Registration {
         let pd = SLAB.get(index).expect("allocated slot");
         pd.closed.store(false, Release);
         pd.shards.store(0, Release);
+        pd.drained.store(0, Relaxed);
+        pd.read_hup.store(false, Relaxed);
         let token = (u64::from(pd.generation()) << 32) | u64::from(index);
         Ok(Registration {
             index,
@@ -274,7 +290,7 @@ impl Registration {
             self.pd.shards.fetch_and(!bit, AcqRel);
             // Whoever saw our bit and went to wait must retry, and fail
             // the same way, rather than wait for events that won't come.
-            self.pd.ready(true, true);
+            self.pd.ready(true, true, false);
         })
     }
 
@@ -289,7 +305,45 @@ impl Registration {
         &self,
         dir: Dir,
         deadline: &dyn Fn() -> Option<Instant>,
+        op: impl FnMut() -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.io_hinted(dir, deadline, op, None, |_| 0)
+    }
+
+    /// A read from a stream socket into `len` bytes of buffer. A read that
+    /// returns less than it asked for has emptied the socket (TCP and Unix
+    /// stream sockets copy all they have), so until the poller reports a
+    /// new edge the next read would fail with `EAGAIN`: it waits at once
+    /// instead, saving a system call per request in a request-response
+    /// protocol (tokio clears its readiness the same way). New data, a
+    /// hang-up or an error each bring an edge, and an edge that arrives
+    /// before the wait registers moves the sequence number the wait checks.
+    /// Not for datagrams (a short datagram says nothing about the next),
+    /// nor for `peek` (which leaves the data where it is).
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        deadline: &dyn Fn() -> Option<Instant>,
+        op: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.io_hinted(Dir::Read, deadline, op, Some(len), |n| *n)
+    }
+
+    /// Forgets a `read_stream` hint: after a local `shutdown`, whose effect
+    /// on the socket need not come with an edge.
+    pub(crate) fn forget_drained(&self) {
+        self.pd.drained.store(0, Relaxed);
+    }
+
+    /// `io`, with `read_stream`'s hint when `stream_len` is given (`count`
+    /// then says how many bytes a result holds).
+    fn io_hinted<T>(
+        &self,
+        dir: Dir,
+        deadline: &dyn Fn() -> Option<Instant>,
         mut op: impl FnMut() -> io::Result<T>,
+        stream_len: Option<usize>,
+        count: impl Fn(&T) -> usize,
     ) -> io::Result<T> {
         loop {
             if self.pd.is_closed() {
@@ -299,10 +353,27 @@ impl Registration {
                 return Err(timed_out());
             }
             let seen = self.pd.half(dir).seq.load(Acquire);
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
+            // Only goroutines skip the read: they wait for the sequence
+            // number to move, where a thread's `poll(2)` would return at
+            // once and, the number never moving for it, loop forever.
+            let drained = stream_len.is_some()
+                && self.pd.drained.load(Relaxed) == seen.wrapping_add(1)
+                && !self.pd.read_hup.load(Acquire)
+                && in_goroutine();
+            if !drained {
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Ok(v) => {
+                        if let Some(len) = stream_len
+                            && (1..len).contains(&count(&v))
+                        {
+                            self.pd.drained.store(seen.wrapping_add(1), Relaxed);
+                        }
+                        return Ok(v);
+                    }
+                    other => return other,
+                }
             }
             if in_goroutine() {
                 self.wait_goroutine(dir, seen, deadline)?;

@@ -297,7 +297,8 @@ fn dispatch(p: &Shard, events: &[libc::epoll_event], drain: bool) -> usize {
         let e = ev.events as i32;
         let read = e & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
         let write = e & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0;
-        woken += pd.ready(read, write);
+        let hup = e & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
+        woken += pd.ready(read, write, hup);
     }
     woken
 }

@@ -73,26 +73,54 @@ impl<S: AsRawFd> Socket<S> {
         self.io(Dir::Read, op)
     }
 
+    /// A read from a stream socket into `len` bytes of buffer; see
+    /// `Registration::read_stream`.
+    pub(crate) fn read_stream(
+        &self,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let timeout_at = self.start(Dir::Read);
+        let deadline = || self.deadline(Dir::Read, timeout_at);
+        self.reg.read_stream(len, &deadline, || op(&self.io))
+    }
+
+    /// After a local `shutdown`: see `Registration::forget_drained`.
+    pub(crate) fn forget_drained(&self) {
+        self.reg.forget_drained();
+    }
+
     /// Runs a write-side operation, waiting for writability on `EAGAIN`.
     pub(crate) fn write<T>(&self, op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
         self.io(Dir::Write, op)
     }
 
     fn io<T>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
-        // A reader whose socket always has data would never yield.
+        let timeout_at = self.start(dir);
+        let deadline = || self.deadline(dir, timeout_at);
+        self.reg.io(dir, &deadline, || op(&self.io))
+    }
+
+    /// The start of an operation in `dir`: spends a unit of the fairness
+    /// budget (a reader whose socket always has data would never yield)
+    /// and fixes when its timeout, if any, runs out.
+    fn start(&self, dir: Dir) -> Option<Instant> {
         gofer_runtime::park::consume_budget();
-        let i = slot(dir);
-        // A timeout counts from the start of this operation; a deadline is
-        // absolute and may be moved while we wait, so it is read each time.
-        let timeout_at = match self.timeouts[i].load(Acquire) {
+        // A timeout counts from the start of this operation.
+        match self.timeouts[slot(dir)].load(Acquire) {
             0 => None,
             ns => Instant::now().checked_add(Duration::from_nanos(ns)),
-        };
-        let deadline = || match (decode(self.deadlines[i].load(Acquire)), timeout_at) {
+        }
+    }
+
+    /// The operation's deadline: its timeout or the socket's deadline,
+    /// whichever is first. A deadline is absolute and may be moved while
+    /// we wait, so it is read each time.
+    fn deadline(&self, dir: Dir, timeout_at: Option<Instant>) -> Option<Instant> {
+        match (decode(self.deadlines[slot(dir)].load(Acquire)), timeout_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        self.reg.io(dir, &deadline, || op(&self.io))
+        }
     }
 
     /// std's rule: `Some(Duration::ZERO)` is an error.

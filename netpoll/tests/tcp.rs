@@ -414,3 +414,96 @@ fn socket_options_and_addresses_mirror_std() {
     let dbg = format!("{c:?}");
     assert!(dbg.contains("TcpStream"), "{dbg}");
 }
+
+// ---- the short-read hint (`Registration::read_stream`) -----------------
+//
+// After a read that returned less than it asked for, a goroutine's next
+// read waits for the poller instead of asking the kernel. These pin that
+// it never waits for something that already happened.
+
+/// Data and the peer's FIN queued before the socket was ever waited on: the
+/// short read takes the data, and the next read must see end-of-stream.
+#[test]
+fn after_a_short_read_the_peers_close_is_seen_on_a_socket_never_waited_on() {
+    let h = gofer_runtime::spawn(|| {
+        let (mut c, mut s) = tcp_pair();
+        c.write_all(b"ab").unwrap();
+        drop(c);
+        gofer_runtime::sleep(Duration::from_millis(20)); // data and FIN arrive
+        let mut buf = [0u8; 16];
+        assert_eq!(s.read(&mut buf).unwrap(), 2);
+        assert_eq!(s.read(&mut buf).unwrap(), 0, "end of stream");
+        assert_eq!(s.read(&mut buf).unwrap(), 0, "still end of stream");
+    });
+    join_within(h, Duration::from_secs(10), "reader");
+}
+
+/// The same on a socket registered with the poller, whose FIN edge was
+/// reported before the short read: no edge will ever come after it.
+#[test]
+fn after_a_short_read_the_peers_close_is_seen_on_a_registered_socket() {
+    let (mut c, mut s) = tcp_pair();
+    let h = gofer_runtime::spawn(move || {
+        let mut buf = [0u8; 16];
+        // Waits for the data (which registers the socket), then lets the
+        // worker go idle and poll, so the FIN's edge is taken too.
+        s.peek(&mut buf[..1]).unwrap();
+        gofer_runtime::sleep(Duration::from_millis(20));
+        assert_eq!(s.read(&mut buf).unwrap(), 2);
+        assert_eq!(s.read(&mut buf).unwrap(), 0, "end of stream");
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    c.write_all(b"ab").unwrap();
+    drop(c);
+    join_within(h, Duration::from_secs(10), "reader");
+}
+
+/// Messages trickling in one at a time: every read is short, every next
+/// one must still get the next message.
+#[test]
+fn after_a_short_read_data_that_arrives_later_is_read() {
+    const N: u8 = 50;
+    let (mut c, mut s) = tcp_pair();
+    let reader = gofer_runtime::spawn(move || {
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        while got.len() < N as usize {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "early end of stream after {} bytes", got.len());
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    });
+    for i in 0..N {
+        c.write_all(&[i]).unwrap();
+        if i % 5 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let got = join_within(reader, Duration::from_secs(10), "reader");
+    assert_eq!(got, (0..N).collect::<Vec<_>>());
+}
+
+/// A reset by the peer after a short read comes out as an error (or end of
+/// stream), not as a reader waiting forever.
+#[test]
+fn after_a_short_read_a_reset_is_reported() {
+    let (c, s) = tcp_pair();
+    // Bytes the peer will never read: closing it then sends RST, not FIN.
+    (&s).write_all(b"never read").unwrap();
+    let mut b = [0; 1];
+    assert_eq!(c.peek(&mut b).unwrap(), 1);
+    let h = gofer_runtime::spawn(move || {
+        let mut buf = [0u8; 16];
+        assert_eq!((&s).read(&mut buf).unwrap(), 1);
+        match (&s).read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            other => panic!("expected a reset, got {other:?}"),
+        }
+    });
+    (&c).write_all(b"x").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    drop(c);
+    join_within(h, Duration::from_secs(10), "reader");
+}

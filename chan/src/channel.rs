@@ -40,7 +40,7 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 
 /// Capacities up to this use the locked flavor with Go's hand-off
 /// (`flavors/small.rs`); larger ones the lock-free ring (`flavors/array.rs`).
-const SMALL_MAX: usize = 16;
+const SMALL_MAX: usize = 1;
 
 /// Makes a channel that holds up to `cap` messages; a send blocks while it
 /// is full. `bounded(0)` makes a rendezvous channel — Go's unbuffered

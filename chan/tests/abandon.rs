@@ -107,7 +107,7 @@ fn an_abandoned_buffered_receive_drops_only_its_message() {
 
 #[test]
 fn a_skipped_slot_does_not_make_a_full_channel_look_free() {
-    // The lock-free ring (capacities above 16) marks an abandoned send's
+    // The lock-free ring (capacities above 1) marks an abandoned send's
     // slot as a skip, which stays until a receiver passes it.
     let (s, r) = bounded::<u32>(32);
     for i in 0..31 {
@@ -127,7 +127,7 @@ fn a_skipped_slot_does_not_make_a_full_channel_look_free() {
 
 #[test]
 fn an_abandoned_send_gives_its_slot_back_on_a_small_channel() {
-    // The locked flavor (capacities up to 16) only counted a granted slot;
+    // The locked flavor (`bounded(1)`) only counted a granted slot;
     // abandoning the send gives it back at once.
     let (s, r) = bounded::<u32>(1);
     abandon_a_send(&s);

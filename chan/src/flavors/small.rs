@@ -78,6 +78,7 @@ use crate::context::Context;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::select::{Operation, SelectHandle, Selected, Token};
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+#[cfg(loom)]
 use crate::sync::{Mutex, MutexGuard, lock};
 use crate::utils::Backoff;
 use crate::waker::Waker;
@@ -137,6 +138,7 @@ struct Wakes {
 }
 
 impl Wakes {
+    #[inline]
     fn push(&mut self, cx: Context) {
         if self.first.is_none() {
             self.first = Some(cx);
@@ -147,14 +149,22 @@ impl Wakes {
         }
     }
 
+    #[inline]
     fn wake(self) {
         if let Some(cx) = self.first {
             cx.unpark();
+            if self.second.is_some() {
+                Self::wake_rest(self.second, self.rest);
+            }
         }
-        if let Some(cx) = self.second {
+    }
+
+    #[cold]
+    fn wake_rest(second: Option<Context>, rest: Vec<Context>) {
+        if let Some(cx) = second {
             cx.unpark();
         }
-        for cx in self.rest {
+        for cx in rest {
             cx.unpark();
         }
     }
@@ -191,6 +201,134 @@ impl<T> Inner<T> {
     }
 }
 
+/// Under loom, the model-checked mutex.
+#[cfg(loom)]
+type Lock<T> = Mutex<T>;
+#[cfg(loom)]
+type Guard<'a, T> = MutexGuard<'a, T>;
+
+#[cfg(loom)]
+trait GetMut<T> {
+    fn get_mut(&mut self) -> &mut T;
+}
+
+#[cfg(loom)]
+impl<T> GetMut<T> for Mutex<T> {
+    fn get_mut(&mut self) -> &mut T {
+        match Mutex::get_mut(self) {
+            Ok(t) => t,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+#[cfg(not(loom))]
+type Lock<T> = SpinLock<T>;
+#[cfg(not(loom))]
+type Guard<'a, T> = SpinGuard<'a, T>;
+
+/// The channel's lock: a test-and-set word. Taking it is one
+/// compare-and-swap and releasing it one plain store, where `std`'s mutex
+/// needs a read-modify-write for each (measured: the two atomics were most
+/// of a message's cost). Critical sections here are a few dozen
+/// instructions, never park and never run user code, and a goroutine is
+/// not preempted inside one; a waiter spins briefly and then yields (a
+/// thread holding the lock may have been descheduled).
+#[cfg(not(loom))]
+const SPIN_TRIES: u32 = 7;
+
+#[cfg(not(loom))]
+struct SpinLock<T> {
+    locked: AtomicBool,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `data` to one holder at a time, so
+// sharing it is sharing a `Mutex<T>`: fine when `T` may move between
+// threads.
+#[cfg(not(loom))]
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+#[cfg(not(loom))]
+impl<T> SpinLock<T> {
+    fn new(data: T) -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+            data: UnsafeCell::new(data),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> SpinGuard<'_, T> {
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+        SpinGuard { lock: self }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        let backoff = Backoff::new();
+        let mut spins = 0;
+        loop {
+            if !self.locked.load(Relaxed)
+                && self
+                    .locked
+                    .compare_exchange_weak(false, true, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            // The holder is a few instructions from releasing, unless its
+            // thread was descheduled: spin a little, then yield.
+            if spins < SPIN_TRIES {
+                spins += 1;
+                backoff.spin();
+            } else {
+                backoff.snooze();
+            }
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+#[cfg(not(loom))]
+struct SpinGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while its holder owns the lock.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above, and `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Drop for SpinGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Release);
+    }
+}
+
 /// `state` bits: readiness of each side; the rest counts changes.
 const SEND_READY: usize = 1;
 const RECV_READY: usize = 2;
@@ -198,7 +336,7 @@ const ONE_CHANGE: usize = 4;
 
 /// A bounded channel with a small buffer.
 pub(crate) struct Channel<T> {
-    inner: Mutex<Inner<T>>,
+    inner: Lock<Inner<T>>,
     cap: usize,
     /// Written at the end of every critical section that changed
     /// anything: a change counter (the select stamp of both sides) plus
@@ -212,7 +350,7 @@ impl<T> Channel<T> {
     pub(crate) fn with_capacity(cap: usize) -> Self {
         assert!(cap > 0, "capacity must be positive");
         Channel {
-            inner: Mutex::new(Inner {
+            inner: Lock::new(Inner {
                 buf: VecDeque::with_capacity(cap),
                 reserved: 0,
                 claimed: 0,
@@ -233,7 +371,13 @@ impl<T> Channel<T> {
         Sender(self)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+    #[cfg(not(loom))]
+    fn lock(&self) -> Guard<'_, Inner<T>> {
+        self.inner.lock()
+    }
+
+    #[cfg(loom)]
+    fn lock(&self) -> Guard<'_, Inner<T>> {
         lock(&self.inner)
     }
 
@@ -247,11 +391,15 @@ impl<T> Channel<T> {
         let mut flags = 0;
         if send_ready {
             flags |= SEND_READY;
-            inner.senders.notify();
+            if inner.senders.has_observers() {
+                inner.senders.notify();
+            }
         }
         if recv_ready {
             flags |= RECV_READY;
-            inner.receivers.notify();
+            if inner.receivers.has_observers() {
+                inner.receivers.notify();
+            }
         }
         // Only lock holders write, so load-and-store cannot lose a change.
         let count = (self.state.load(Relaxed) & !(ONE_CHANGE - 1)).wrapping_add(ONE_CHANGE);
@@ -263,6 +411,7 @@ impl<T> Channel<T> {
     fn balance(&self, inner: &mut Inner<T>, wakes: &mut Wakes) {
         loop {
             if inner.available() > 0
+                && inner.receivers.len() > 0
                 && let Some(entry) = inner.receivers.try_select()
             {
                 let msg = inner.buf.pop_front().expect("an available message");
@@ -278,6 +427,7 @@ impl<T> Channel<T> {
                 continue;
             }
             if inner.room(self.cap) > 0
+                && inner.senders.len() > 0
                 && let Some(entry) = inner.senders.try_select()
             {
                 if entry.packet.is_null() {
@@ -307,7 +457,7 @@ impl<T> Channel<T> {
     }
 
     /// `balance`, `publish`, unlock, then unpark whom `balance` served.
-    fn finish(&self, mut inner: MutexGuard<'_, Inner<T>>) {
+    fn finish(&self, mut inner: Guard<'_, Inner<T>>) {
         let mut wakes = Wakes::default();
         self.balance(&mut inner, &mut wakes);
         self.publish(&mut inner);
@@ -611,7 +761,7 @@ impl<T> Channel<T> {
 
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
-        let inner = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        let inner = self.inner.get_mut();
         // Drop the buffered messages one by one; should a destructor
         // panic, the others are leaked rather than dropped while unwinding
         // (where a second panic would abort).

@@ -40,6 +40,8 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 
 /// Capacities up to this use the locked flavor with Go's hand-off
 /// (`flavors/small.rs`); larger ones the lock-free ring (`flavors/array.rs`).
+/// Measured (1 worker, 1→1, ns/msg, small vs ring): capacity 1: 88 vs 126;
+/// 2: 76 vs 69; 4: 62 vs 41; 8: 49 vs 31; 16: 42 vs 26.
 const SMALL_MAX: usize = 1;
 
 /// Makes a channel that holds up to `cap` messages; a send blocks while it

@@ -120,7 +120,10 @@ fn a_skipped_slot_does_not_make_a_full_channel_look_free() {
         Err(gofer_chan::TrySendError::Full(99)),
         "a send overwrote the skipped slot"
     );
-    assert_eq!(r.try_iter().collect::<Vec<_>>(), (0..31).collect::<Vec<_>>());
+    assert_eq!(
+        r.try_iter().collect::<Vec<_>>(),
+        (0..31).collect::<Vec<_>>()
+    );
     s.try_send(100).unwrap();
     assert_eq!(r.try_recv(), Ok(100));
 }

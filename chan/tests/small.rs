@@ -12,15 +12,6 @@ use common::*;
 use gofer_chan::*;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-/// Waits (generously) until `cond` holds; panics after `LONG`.
-fn eventually(cond: impl Fn() -> bool) {
-    let end = Instant::now() + LONG;
-    while !cond() {
-        assert!(Instant::now() < end, "condition never held");
-        sleep(ms(1));
-    }
-}
-
 fn a_blocked_senders_message_lands_after_the_buffered_ones(mode: Mode) {
     for cap in [1, 2, 5, 16] {
         let (s, r) = bounded::<usize>(cap);
@@ -31,12 +22,19 @@ fn a_blocked_senders_message_lands_after_the_buffered_ones(mode: Mode) {
             let s2 = s.clone();
             let blocked = sc.spawn(move || s2.send(cap));
             sleep(ms(20));
-            assert!(!blocked.is_finished(), "a send into a full channel returned");
+            assert!(
+                !blocked.is_finished(),
+                "a send into a full channel returned"
+            );
             // The first receive frees a slot and completes the blocked
             // send at once: the channel is full again.
             assert_eq!(r.recv(), Ok(0));
             blocked.join().unwrap();
-            assert_eq!(r.len(), cap, "the blocked sender's message was not moved in");
+            assert_eq!(
+                r.len(),
+                cap,
+                "the blocked sender's message was not moved in"
+            );
             let rest: Vec<usize> = r.try_iter().collect();
             assert_eq!(rest, (1..=cap).collect::<Vec<_>>());
         });
@@ -76,18 +74,19 @@ fn a_send_hands_its_message_to_a_blocked_receiver(mode: Mode) {
 }
 all_modes!(a_send_hands_its_message_to_a_blocked_receiver);
 
-fn a_sender_blocked_on_bounded_one_gets_its_message_back_when_the_receiver_is_dropped(
-    mode: Mode,
-) {
+fn a_sender_blocked_on_bounded_one_gets_its_message_back_when_the_receiver_is_dropped(mode: Mode) {
     let drops = DropCounter::new();
     let (s, r) = bounded::<Counted>(1);
     s.send(drops.item()).unwrap();
     scope(mode, |sc| {
         let s2 = s.clone();
-        let blocked = sc.spawn(move || s2.send(drops.item()).map_err(|e| e.into_inner()));
+        let msg = drops.item();
+        let blocked = sc.spawn(move || s2.send(msg).map_err(|e| e.into_inner()));
         sleep(ms(20));
         drop(r);
-        let back = blocked.join().expect_err("the send succeeded with no receiver");
+        let back = blocked
+            .join()
+            .expect_err("the send succeeded with no receiver");
         // The buffered message was dropped with the last receiver; ours
         // came back intact.
         assert_eq!(drops.drops(), 1);
@@ -156,10 +155,7 @@ fn a_timed_out_blocked_sender_keeps_its_message(mode: Mode) {
     s.send(1).unwrap();
     run(mode, || {
         let t = Instant::now();
-        assert_eq!(
-            s.send_timeout(2, ms(30)),
-            Err(SendTimeoutError::Timeout(2))
-        );
+        assert_eq!(s.send_timeout(2, ms(30)), Err(SendTimeoutError::Timeout(2)));
         assert_waited(t.elapsed(), ms(30));
         assert_eq!(r.try_iter().collect::<Vec<_>>(), [1]);
     });
@@ -177,7 +173,11 @@ fn messages_left_in_a_small_channel_are_dropped_once() {
         drop(r.recv().unwrap());
         assert_eq!(drops.drops(), 1);
         drop(s);
-        assert_eq!(drops.drops(), 1, "cap {cap}: dropped while a receiver lives");
+        assert_eq!(
+            drops.drops(),
+            1,
+            "cap {cap}: dropped while a receiver lives"
+        );
         drop(r);
         assert_eq!(drops.drops(), cap, "cap {cap}");
     }

@@ -234,7 +234,7 @@ fn hand_off_under_traffic_loses_and_duplicates_nothing(mode: Mode) {
                         if let Some(v) = got {
                             tally.hit(v);
                             received.fetch_add(1, SeqCst);
-                        } else if n % 64 == 0 {
+                        } else if n.is_multiple_of(64) {
                             relax();
                         }
                     }

@@ -212,21 +212,6 @@ type Lock<T> = Mutex<T>;
 #[cfg(loom)]
 type Guard<'a, T> = MutexGuard<'a, T>;
 
-#[cfg(loom)]
-trait GetMut<T> {
-    fn get_mut(&mut self) -> &mut T;
-}
-
-#[cfg(loom)]
-impl<T> GetMut<T> for Mutex<T> {
-    fn get_mut(&mut self) -> &mut T {
-        match Mutex::get_mut(self) {
-            Ok(t) => t,
-            Err(p) => p.into_inner(),
-        }
-    }
-}
-
 #[cfg(not(loom))]
 type Lock<T> = SpinLock<T>;
 #[cfg(not(loom))]
@@ -386,6 +371,19 @@ impl<T> Channel<T> {
         lock(&self.inner)
     }
 
+    #[cfg(not(loom))]
+    fn inner_mut(&mut self) -> &mut Inner<T> {
+        self.inner.get_mut()
+    }
+
+    #[cfg(loom)]
+    fn inner_mut(&mut self) -> &mut Inner<T> {
+        match self.inner.get_mut() {
+            Ok(inner) => inner,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// Publishes the readiness of both sides and counts a change; wakes
     /// the observers (`Select::ready`) of a side that is ready. Call with
     /// the lock held, at the end of every critical section that changed
@@ -416,7 +414,7 @@ impl<T> Channel<T> {
     fn balance(&self, inner: &mut Inner<T>, wakes: &mut Wakes) {
         loop {
             if inner.available() > 0
-                && inner.receivers.len() > 0
+                && inner.receivers.has_selectors()
                 && let Some(entry) = inner.receivers.try_select()
             {
                 let msg = inner.buf.pop_front().expect("an available message");
@@ -432,7 +430,7 @@ impl<T> Channel<T> {
                 continue;
             }
             if inner.room(self.cap) > 0
-                && inner.senders.len() > 0
+                && inner.senders.has_selectors()
                 && let Some(entry) = inner.senders.try_select()
             {
                 if entry.packet.is_null() {
@@ -766,7 +764,7 @@ impl<T> Channel<T> {
 
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
-        let inner = self.inner.get_mut();
+        let inner = self.inner_mut();
         // Drop the buffered messages one by one; should a destructor
         // panic, the others are leaked rather than dropped while unwinding
         // (where a second panic would abort).

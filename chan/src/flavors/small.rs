@@ -92,10 +92,9 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 /// What a started select operation holds on this channel.
-#[derive(Debug, Default)]
-pub(crate) enum SmallToken {
+#[derive(Debug)]
+enum Started {
     /// Nothing started.
-    #[default]
     None,
     /// The channel is disconnected: the operation fails.
     Disconnected,
@@ -105,6 +104,36 @@ pub(crate) enum SmallToken {
     Claimed,
     /// A select-receiver was handed a message in its heap packet.
     Packet(*mut ()),
+}
+
+/// A [`Started`] packed into one word (every select copies its `Token`
+/// around, and a two-word enum here cost `select4` ~3%): 0 to 3 are the
+/// variants without data, anything else is a packet's address (a heap
+/// allocation, so never below 4).
+#[derive(Debug, Default)]
+pub(crate) struct SmallToken(usize);
+
+impl SmallToken {
+    fn set(&mut self, started: Started) {
+        self.0 = match started {
+            Started::None => 0,
+            Started::Disconnected => 1,
+            Started::Reserved => 2,
+            Started::Claimed => 3,
+            Started::Packet(p) => p as usize,
+        };
+    }
+
+    /// Reads and clears it.
+    fn take(&mut self) -> Started {
+        match std::mem::take(&mut self.0) {
+            0 => Started::None,
+            1 => Started::Disconnected,
+            2 => Started::Reserved,
+            3 => Started::Claimed,
+            p => Started::Packet(p as *mut ()),
+        }
+    }
 }
 
 /// Where a message waits for a blocked peer (see the module docs).
@@ -480,11 +509,11 @@ impl<T> Channel<T> {
         }
         let mut inner = self.lock();
         if inner.is_disconnected {
-            token.small = SmallToken::Disconnected;
+            token.small.set(Started::Disconnected);
             true
         } else if inner.room(self.cap) > 0 {
             inner.reserved += 1;
-            token.small = SmallToken::Reserved;
+            token.small.set(Started::Reserved);
             self.publish(&mut inner);
             true
         } else {
@@ -498,8 +527,8 @@ impl<T> Channel<T> {
     /// `token` was filled by a successful `start_send` or by `accept` on a
     /// send operation of this channel, and is used once.
     pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
-        match std::mem::take(&mut token.small) {
-            SmallToken::Reserved => {
+        match token.small.take() {
+            Started::Reserved => {
                 let mut inner = self.lock();
                 inner.reserved -= 1;
                 // Written even if disconnected since the grant, as in the
@@ -522,11 +551,11 @@ impl<T> Channel<T> {
         let mut inner = self.lock();
         if inner.available() > 0 {
             inner.claimed += 1;
-            token.small = SmallToken::Claimed;
+            token.small.set(Started::Claimed);
             self.publish(&mut inner);
             true
         } else if inner.recv_ready() {
-            token.small = SmallToken::Disconnected;
+            token.small.set(Started::Disconnected);
             true
         } else {
             false
@@ -539,15 +568,15 @@ impl<T> Channel<T> {
     /// `token` was filled by a successful `start_recv` or by `accept` on a
     /// receive operation of this channel, and is used once.
     pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
-        match std::mem::take(&mut token.small) {
-            SmallToken::Claimed => {
+        match token.small.take() {
+            Started::Claimed => {
                 let mut inner = self.lock();
                 inner.claimed -= 1;
                 let msg = inner.buf.pop_front().expect("a claimed message");
                 self.finish(inner);
                 Ok(msg)
             }
-            SmallToken::Packet(p) => {
+            Started::Packet(p) => {
                 // SAFETY: our select's box, handed a message by `balance`
                 // (`accept` saw it `ready`); nobody else refers to it now.
                 let packet = unsafe { Box::from_raw(p as *mut Packet<T>) };
@@ -811,7 +840,7 @@ impl<T> SelectHandle for Receiver<'_, T> {
         // SAFETY: our own box from `register`, which `balance` picked; it
         // stays allocated until we free it in `read` or `abandon`.
         unsafe { (*(p as *const Packet<T>)).wait_ready() };
-        token.small = SmallToken::Packet(p);
+        token.small.set(Started::Packet(p));
         true
     }
     fn is_ready(&self) -> bool {
@@ -829,8 +858,8 @@ impl<T> SelectHandle for Receiver<'_, T> {
         self.0.state.load(SeqCst)
     }
     fn abandon(&self, token: &mut Token) {
-        match std::mem::take(&mut token.small) {
-            SmallToken::Claimed => {
+        match token.small.take() {
+            Started::Claimed => {
                 // As in the array flavor, the claimed message is dropped.
                 let mut inner = self.0.lock();
                 inner.claimed -= 1;
@@ -838,7 +867,7 @@ impl<T> SelectHandle for Receiver<'_, T> {
                 self.0.finish(inner);
                 drop(msg);
             }
-            SmallToken::Packet(p) => {
+            Started::Packet(p) => {
                 // SAFETY: our box, delivered to (see `read`).
                 drop(unsafe { Box::from_raw(p as *mut Packet<T>) });
             }
@@ -865,7 +894,7 @@ impl<T> SelectHandle for Sender<'_, T> {
     }
     fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
         // `balance` granted us a slot when it picked us.
-        token.small = SmallToken::Reserved;
+        token.small.set(Started::Reserved);
         true
     }
     fn is_ready(&self) -> bool {
@@ -883,7 +912,7 @@ impl<T> SelectHandle for Sender<'_, T> {
         self.0.state.load(SeqCst)
     }
     fn abandon(&self, token: &mut Token) {
-        if let SmallToken::Reserved = std::mem::take(&mut token.small) {
+        if let Started::Reserved = token.small.take() {
             // Give the slot back (to a waiting sender, if any).
             let mut inner = self.0.lock();
             inner.reserved -= 1;

@@ -22,8 +22,9 @@
 //!   straight to that receiver, which wakes with it in hand.
 //!
 //! A parked producer therefore wakes to find its message delivered and
-//! room for the next ones; in the 1→1 benchmark one park carries three
-//! messages, as in Go.
+//! room for the next ones, so one park carries several messages (Go
+//! measured 0.67 switches per message on this shape; the switch count of
+//! this flavor was not measured, only its time).
 //!
 //! The buffer is a `VecDeque` behind one lock. That costs a lock
 //! acquisition per operation, which the ring does not pay: with one

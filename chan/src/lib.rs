@@ -35,12 +35,17 @@
 //! The protocol is crossbeam-channel's, which is Go's `selectgo` without
 //! the locks:
 //!
-//! * Each flavor has a lock-free fast path: `bounded(n > 0)` is a ring of
-//!   stamped slots (`flavors/array.rs`), `unbounded()` a linked list of
+//! * Most flavors have a lock-free fast path: `bounded(n > 1)` is a ring
+//!   of stamped slots (`flavors/array.rs`), `unbounded()` a linked list of
 //!   blocks (`flavors/list.rs`). `bounded(0)` (`flavors/zero.rs`) pairs a
 //!   sender and a receiver under a mutex, moving the message through a
 //!   packet on the waiting side's stack — safe because a parked goroutine
-//!   is never destroyed and its stack never moves.
+//!   is never destroyed and its stack never moves. `bounded(1)`
+//!   (`flavors/small.rs`) is Go's `hchan`: a queue under a lock, where a
+//!   receive that frees the slot moves a blocked sender's message in and
+//!   completes its send, and a send hands its message to a blocked
+//!   receiver, so a full or empty one-slot channel costs no extra
+//!   goroutine switches.
 //! * A task that must wait registers itself in each channel's wait list
 //!   (`waker.rs`), **re-checks** the channel, and parks. Its *select word*
 //!   (`context.rs`) lives in the task itself (the runtime's per-task
@@ -62,8 +67,9 @@
 //!   message on demand from a timestamp, and a wait that includes them
 //!   parks with their deadline (a goroutine: its worker's timer heap).
 //! * A non-blocking operation that would fail — the `default` arm of a
-//!   `select!` with nothing ready — takes no lock: buffered flavors decide
-//!   it from their indices, the zero flavor from an atomic count of waiters.
+//!   `select!` with nothing ready — takes no lock: lock-free flavors decide
+//!   it from their indices, the zero flavor from an atomic count of
+//!   waiters, the small flavor from readiness bits it publishes.
 //!
 //! [gofer]: https://docs.rs/gofer
 

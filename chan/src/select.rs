@@ -90,6 +90,7 @@ pub struct Token {
     pub(crate) array: flavors::array::ArrayToken,
     pub(crate) list: flavors::list::ListToken,
     pub(crate) zero: flavors::zero::ZeroToken,
+    pub(crate) small: flavors::small::SmallToken,
     pub(crate) at: flavors::at::AtToken,
     pub(crate) tick: flavors::tick::TickToken,
 }

@@ -147,7 +147,20 @@ impl Waker {
         self.selectors.is_empty() && self.observers.is_empty()
     }
 
+    /// Is anybody waiting to be selected?
+    #[inline]
+    pub(crate) fn has_selectors(&self) -> bool {
+        !self.selectors.is_empty()
+    }
+
+    /// Is anybody observing (`Select::ready`)?
+    #[inline]
+    pub(crate) fn has_observers(&self) -> bool {
+        !self.observers.is_empty()
+    }
+
     /// Number of registered selectors.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.selectors.len()
     }

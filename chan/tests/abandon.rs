@@ -107,17 +107,37 @@ fn an_abandoned_buffered_receive_drops_only_its_message() {
 
 #[test]
 fn a_skipped_slot_does_not_make_a_full_channel_look_free() {
-    let (s, r) = bounded::<u32>(1);
+    // The lock-free ring (capacities above 1) marks an abandoned send's
+    // slot as a skip, which stays until a receiver passes it.
+    let (s, r) = bounded::<u32>(32);
+    for i in 0..31 {
+        s.send(i).unwrap();
+    }
     abandon_a_send(&s);
-    // The skip occupies the only slot until a receiver passes it.
+    // The skip occupies the last slot until a receiver passes it.
     assert_eq!(
-        s.try_send(1),
-        Err(gofer_chan::TrySendError::Full(1)),
+        s.try_send(99),
+        Err(gofer_chan::TrySendError::Full(99)),
         "a send overwrote the skipped slot"
     );
+    assert_eq!(
+        r.try_iter().collect::<Vec<_>>(),
+        (0..31).collect::<Vec<_>>()
+    );
+    s.try_send(100).unwrap();
+    assert_eq!(r.try_recv(), Ok(100));
+}
+
+#[test]
+fn an_abandoned_send_gives_its_slot_back_on_a_small_channel() {
+    // The locked flavor (`bounded(1)`) only counted a granted slot;
+    // abandoning the send gives it back at once.
+    let (s, r) = bounded::<u32>(1);
+    abandon_a_send(&s);
     assert_eq!(r.try_recv(), Err(gofer_chan::TryRecvError::Empty));
-    s.try_send(2).unwrap();
-    assert_eq!(r.try_recv(), Ok(2));
+    s.try_send(1).unwrap();
+    assert_eq!(s.try_send(2), Err(gofer_chan::TrySendError::Full(2)));
+    assert_eq!(r.try_recv(), Ok(1));
 }
 
 #[test]

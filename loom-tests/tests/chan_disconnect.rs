@@ -1,7 +1,7 @@
 //! Models of disconnection waking the waiters of a channel: the last
 //! sender's drop and `Sender::close` mark the channel (the mark bit on the
 //! tail of `flavors/array.rs` and `flavors/list.rs`, the flag under the
-//! lock of `flavors/zero.rs`) and then wake every registered waiter with
+//! lock of `flavors/zero.rs` and `flavors/small.rs`, which is `bounded(1)`) and then wake every registered waiter with
 //! `Disconnected` (`Waker::disconnect` in `waker.rs`); a waiter about to
 //! park re-checks `is_disconnected` after registering. The last receiver's
 //! drop does the same for blocked senders, and discards what is buffered.
@@ -77,6 +77,11 @@ fn a_blocked_recv_on_bounded_one_is_woken_by_the_last_senders_drop() {
 }
 
 #[test]
+fn a_blocked_recv_on_bounded_two_is_woken_by_the_last_senders_drop() {
+    recv_woken_by_last_senders_drop(|| bounded(2));
+}
+
+#[test]
 fn a_blocked_recv_on_unbounded_is_woken_by_the_last_senders_drop() {
     recv_woken_by_last_senders_drop(unbounded);
 }
@@ -137,7 +142,7 @@ impl Drop for Counted {
 }
 
 /// The main thread blocks in `send` on a channel that is full (capacity
-/// 1, holding one message) or has no receiver waiting (capacity 0); a
+/// 1 or 2, holding as many messages) or has no receiver waiting (capacity 0); a
 /// spawned thread either closes the channel through a second sender or
 /// drops the only receiver. The send must fail and hand
 /// its message back; with the receiver dropped the buffered message is
@@ -150,8 +155,8 @@ fn blocked_send_woken(cap: usize, by_close: bool) {
             drops: drops.clone(),
         };
         let (s, r) = bounded(cap);
-        if cap > 0 {
-            assert!(s.try_send(msg(1)).is_ok()); // full
+        for v in 1..=cap as u32 {
+            assert!(s.try_send(msg(v)).is_ok()); // full after the last
         }
         let other = {
             let s = s.clone();
@@ -167,19 +172,19 @@ fn blocked_send_woken(cap: usize, by_close: bool) {
             })
         };
         late.main();
-        match s.send(msg(2)) {
-            Err(SendError(m)) => assert_eq!(m.value, 2),
+        match s.send(msg(100)) {
+            Err(SendError(m)) => assert_eq!(m.value, 100),
             Ok(()) => panic!("a send nobody can receive succeeded"),
         }
         if let Some(r) = other.join().unwrap() {
             // Closed: what was buffered is still there, then `Err`.
-            if cap > 0 {
-                assert_eq!(r.recv().map(|m| m.value), Ok(1));
+            for v in 1..=cap as u32 {
+                assert_eq!(r.recv().map(|m| m.value), Ok(v));
             }
             assert!(r.recv().is_err());
         }
-        // Both messages are gone now, each dropped once.
-        assert_eq!(drops.load(Relaxed), if cap > 0 { 2 } else { 1 });
+        // Every message is gone now, each dropped once.
+        assert_eq!(drops.load(Relaxed), cap + 1);
     });
 }
 
@@ -191,6 +196,18 @@ fn a_sender_blocked_on_a_full_bounded_one_is_woken_by_close() {
 #[test]
 fn a_sender_blocked_on_a_full_bounded_one_is_woken_by_the_receivers_drop() {
     blocked_send_woken(1, false);
+}
+
+/// `bounded(2)` is the lock-free ring (`flavors/array.rs`); `bounded(1)`
+/// above is the locked hand-off flavor (`flavors/small.rs`).
+#[test]
+fn a_sender_blocked_on_a_full_bounded_two_is_woken_by_close() {
+    blocked_send_woken(2, true);
+}
+
+#[test]
+fn a_sender_blocked_on_a_full_bounded_two_is_woken_by_the_receivers_drop() {
+    blocked_send_woken(2, false);
 }
 
 #[test]

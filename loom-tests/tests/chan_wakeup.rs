@@ -1,6 +1,9 @@
 //! Models of the blocking send/receive wakeup of the buffered channels
-//! (`chan/src/flavors/array.rs` for `bounded(n > 0)`, `flavors/list.rs`
-//! for `unbounded()`, and `SyncWaker` in `waker.rs`): a task that finds the
+//! (`chan/src/flavors/array.rs` for `bounded(n > 1)`, here `bounded(2)`,
+//! `flavors/list.rs` for `unbounded()`, and `SyncWaker` in `waker.rs`;
+//! `bounded(1)` is `flavors/small.rs`, whose waiters register and re-check
+//! under the channel's lock and are completed by their peer — Go's
+//! hand-off — rather than woken to retry): a task that finds the
 //! channel empty (or full) spins briefly, then *registers* in the wait
 //! list, *re-checks* the channel, and only then *parks*; its peer changes
 //! the channel, then reads the wait list's `is_empty` flag without the
@@ -61,6 +64,11 @@ fn a_blocking_recv_on_bounded_one_is_woken_by_a_send() {
 }
 
 #[test]
+fn a_blocking_recv_on_bounded_two_is_woken_by_a_send() {
+    recv_vs_send(|| bounded(2));
+}
+
+#[test]
 fn a_blocking_recv_on_unbounded_is_woken_by_a_send() {
     recv_vs_send(unbounded);
 }
@@ -109,16 +117,40 @@ fn two_messages_through_a_bounded_one_arrive_once_each_in_order() {
     });
 }
 
-/// Two senders race one receiver on `unbounded()`; each message arrives
-/// exactly once. (A `bounded(1)` version cannot be checked: while one
-/// sender is preempted between claiming the only slot and publishing it,
-/// the other sender and the receiver both wait for it, yielding, and loom
-/// lets two yielding threads hand the CPU to each other forever without
-/// charging a preemption.)
+/// A spawned thread fills `bounded(2)` (the ring) and blocks on a third
+/// message while the main thread receives all three: once each, in order.
 #[test]
-fn two_senders_on_unbounded_each_deliver_exactly_once() {
-    sweep(1, 0, |late| {
-        let (s, r) = unbounded();
+fn three_messages_through_a_bounded_two_arrive_once_each_in_order() {
+    sweep(2, 6, |late| {
+        let (s, r) = bounded(2);
+        let sender = thread::spawn(move || {
+            late.peer();
+            for v in 1..=3u32 {
+                s.send(v).unwrap();
+            }
+            s
+        });
+        late.main();
+        for v in 1..=3u32 {
+            assert_eq!(r.recv(), Ok(v));
+        }
+        let s = sender.join().unwrap();
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+        drop(s);
+    });
+}
+
+/// Two senders race one receiver; each message arrives exactly once. (The
+/// ring, `bounded(n > 1)`, cannot be checked this way: while one sender is
+/// preempted between claiming a slot and publishing it, the other sender
+/// and the receiver both wait for it, yielding, and loom lets two yielding
+/// threads hand the CPU to each other forever without charging a
+/// preemption. `bounded(1)` has no such window: everything happens under
+/// its lock, and a sender that finds it full parks with its message,
+/// which the receiver moves into the slot it frees.)
+fn two_senders_each_deliver_exactly_once(make: fn() -> (Sender<u32>, Receiver<u32>)) {
+    sweep(1, 0, move |late| {
+        let (s, r) = make();
         let senders: Vec<_> = [1, 2]
             .into_iter()
             .map(|v| {
@@ -139,6 +171,16 @@ fn two_senders_on_unbounded_each_deliver_exactly_once() {
         assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
         drop(s);
     });
+}
+
+#[test]
+fn two_senders_on_unbounded_each_deliver_exactly_once() {
+    two_senders_each_deliver_exactly_once(unbounded);
+}
+
+#[test]
+fn two_senders_on_bounded_one_each_deliver_exactly_once() {
+    two_senders_each_deliver_exactly_once(|| bounded(1));
 }
 
 // ---- starting schedules (the same helper is in each chan_*.rs) ----------

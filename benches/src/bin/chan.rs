@@ -5,7 +5,7 @@
 //!   round trip — for gofer also with both goroutines placed on one worker
 //!   thread, and on two (a started goroutine never changes threads, so
 //!   where the two partners first ran decides what every hand-off costs);
-//! * throughput of `bounded(1)`, `bounded(1024)` and `unbounded()` with 1
+//! * throughput of `bounded(1)`, `(2)`, `(4)`, `(8)`, `(16)`, `(1024)` and `unbounded()` with 1
 //!   producer and 1 consumer, and with 4 and 4, ns per message;
 //! * a 4-way `select!` over 4 unbuffered channels, fed by 4 senders, ns per
 //!   message received;
@@ -17,7 +17,9 @@
 //! whichever comes first, and a watchdog exits with an error if one run
 //! takes minutes, so the program always ends. `--quick` shrinks
 //! everything for a smoke test.
-//! Usage: `cargo run --release -p gofer-benches --bin chan [-- --quick]`.
+//! Usage: `cargo run --release -p gofer-benches --bin chan [-- --quick]`;
+//! `CHAN_BENCH_ONLY='bounded(&gofer|ping'` runs only the rows whose name
+//! contains all `&`-joined parts of one `|`-separated alternative.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -254,6 +256,15 @@ fn start_watchdog() {
 }
 
 fn summary(name: &str, unit: &str, runs: usize, mut f: impl FnMut() -> f64) {
+    // `CHAN_BENCH_ONLY='a&b|c'`: run only the rows whose name contains
+    // both a and b, or c.
+    if let Ok(only) = std::env::var("CHAN_BENCH_ONLY")
+        && !only
+            .split('|')
+            .any(|alt| alt.split('&').all(|pat| name.contains(pat)))
+    {
+        return;
+    }
     let mut xs: Vec<f64> = (0..runs)
         .map(|_| {
             *CURRENT.lock().unwrap() = Some((name.to_string(), Instant::now()));
@@ -320,6 +331,10 @@ fn main() {
 
     for (label, cap, msgs) in [
         ("bounded(1)", Some(1), 1_000_000),
+        ("bounded(2)", Some(2), 2_000_000),
+        ("bounded(4)", Some(4), 2_000_000),
+        ("bounded(8)", Some(8), 2_000_000),
+        ("bounded(16)", Some(16), 2_000_000),
         ("bounded(1024)", Some(1024), 4_000_000),
         ("unbounded", None, 4_000_000),
     ] {

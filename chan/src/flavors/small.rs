@@ -1,0 +1,923 @@
+//! Bounded channels with a small buffer: one lock over a queue and both
+//! wait lists, with hand-off between the two sides — the shape of Go's
+//! `hchan`.
+//!
+//! # Why a second buffered flavor
+//!
+//! The lock-free ring of `array.rs` never completes anybody else's
+//! operation: a waker only tells its peer to try again. With a buffer of
+//! one slot that costs two goroutine switches per message — the sender
+//! finds the slot full and yields, the receiver empties it, finds nothing
+//! more and yields back. Measured on one worker (callgrind, `bounded(1)`,
+//! one producer and one consumer): 2.0 switches and ~970 instructions per
+//! message, ~125 ns, against Go's 0.67 switches and ~80 ns.
+//!
+//! Here the side that changes the buffer finishes the work of whoever
+//! waits on the other side, while it holds the lock:
+//!
+//! * a receive that takes a message out of a full buffer moves the
+//!   longest-blocked sender's message into the slot it just freed (at the
+//!   tail, so order is kept), and that sender wakes with its send done;
+//! * a send into a buffer that a receiver is blocked on gives the message
+//!   straight to that receiver, which wakes with it in hand.
+//!
+//! A parked producer therefore wakes to find its message delivered and
+//! room for the next ones, so one park carries several messages (Go
+//! measured 0.67 switches per message on this shape; the switch count of
+//! this flavor was not measured, only its time).
+//!
+//! The buffer is a `VecDeque` behind one lock. That costs a lock
+//! acquisition per operation, which the ring does not pay: with one
+//! worker, 1 producer and 1 consumer, this flavor measured 88 ns/msg at
+//! capacity 1 (ring: 126), but 76 at capacity 2 (ring: 69), 49 at 8
+//! (ring: 31) and 42 at 16 (ring: 26). Once the buffer has a second slot,
+//! the ring's producer and consumer mostly run without switching, and
+//! then the lock is pure overhead. So only `bounded(1)` uses this flavor
+//! (`SMALL_MAX` in `channel.rs`); the lock is a test-and-set word, which
+//! releases with a plain store (`std`'s mutex needs a read-modify-write
+//! for that too, and perf put most of a message's time on those two
+//! atomics).
+//!
+//! # The state, and the one rule that keeps it moving
+//!
+//! Under the lock: the messages (`buf`), the number of select-senders that
+//! were granted a slot but have not written yet (`reserved`), the number
+//! of select-receivers that were granted a message but have not taken it
+//! yet (`claimed`), the two wait lists, and the disconnect flag. From
+//! these:
+//!
+//! * *room* = `cap - buf.len() - reserved`: a send may start;
+//! * *available* = `buf.len() - claimed`: a receive may start.
+//!
+//! Every critical section that changes them ends with [`Channel::balance`],
+//! which restores: **no waiter is left waiting for something the channel
+//! could give it** — while a message is available and a receiver waits, it
+//! is given the front message; while there is room and a sender waits, a
+//! blocked sender's message is appended (its send is done) or a
+//! select-sender is granted a reserved slot. Waiters are picked with the
+//! CAS on their select word (`Waker::try_select`), so a task in `select`
+//! is completed through at most one of its operations.
+//!
+//! # Packets
+//!
+//! A blocked sender registers a packet on its stack holding its message;
+//! a blocked receiver an empty one; a select-receiver an empty one on the
+//! heap (the select may finish elsewhere while the packet is still listed,
+//! and the box is freed by whoever ends up owning it, as in `zero.rs`). A
+//! select-sender registers no packet: it has no message until it is
+//! chosen, so it is chosen by being granted a slot, and writes after the
+//! select returns. The party that picked a waiter moves the message while
+//! still holding the lock and then sets the packet's `ready`; the waiter
+//! returns only once it sees `ready`, so a stack packet outlives every use.
+//!
+//! # Select
+//!
+//! `try_select` on a send grants the caller a slot (`reserved`); on a
+//! receive it claims an available message (`claimed`), which `read` pops.
+//! An abandoned `SelectedOperation` gives the slot back, or drops the
+//! message it had claimed (the behaviour of the array flavor: a message
+//! once received cannot go back to its place). Stamps: one word, bumped on
+//! every change, carries the readiness of both sides so that a failing
+//! non-blocking operation takes no lock.
+
+use crate::context::Context;
+use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::select::{Operation, SelectHandle, Selected, Token};
+use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+#[cfg(loom)]
+use crate::sync::{Mutex, MutexGuard, lock};
+use crate::utils::Backoff;
+use crate::waker::Waker;
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// What a started select operation holds on this channel.
+#[derive(Debug)]
+enum Started {
+    /// Nothing started.
+    None,
+    /// The channel is disconnected: the operation fails.
+    Disconnected,
+    /// A send was granted a slot (counted in `reserved`).
+    Reserved,
+    /// A receive was granted a buffered message (counted in `claimed`).
+    Claimed,
+    /// A select-receiver was handed a message in its heap packet.
+    Packet(*mut ()),
+}
+
+/// A [`Started`] packed into one word (every select copies its `Token`
+/// around, and a two-word enum here cost `select4` ~3%): 0 to 3 are the
+/// variants without data, anything else is a packet's address (a heap
+/// allocation, so never below 4).
+#[derive(Debug, Default)]
+pub(crate) struct SmallToken(usize);
+
+impl SmallToken {
+    fn set(&mut self, started: Started) {
+        self.0 = match started {
+            Started::None => 0,
+            Started::Disconnected => 1,
+            Started::Reserved => 2,
+            Started::Claimed => 3,
+            Started::Packet(p) => p as usize,
+        };
+    }
+
+    /// Reads and clears it.
+    fn take(&mut self) -> Started {
+        match std::mem::take(&mut self.0) {
+            0 => Started::None,
+            1 => Started::Disconnected,
+            2 => Started::Reserved,
+            3 => Started::Claimed,
+            p => Started::Packet(p as *mut ()),
+        }
+    }
+}
+
+/// Where a message waits for a blocked peer (see the module docs).
+struct Packet<T> {
+    /// Set, under the lock, by the party that moved the message.
+    ready: AtomicBool,
+    msg: UnsafeCell<Option<T>>,
+}
+
+impl<T> Packet<T> {
+    fn new(msg: Option<T>) -> Packet<T> {
+        Packet {
+            ready: AtomicBool::new(false),
+            msg: UnsafeCell::new(msg),
+        }
+    }
+
+    /// Waits for the picker to finish with the packet. It moves the
+    /// message in the critical section where it picked us, so this is at
+    /// most a few instructions' wait.
+    fn wait_ready(&self) {
+        let backoff = Backoff::new();
+        while !self.ready.load(Acquire) {
+            backoff.snooze();
+        }
+    }
+}
+
+/// Tasks to unpark once the lock is released. Almost always zero or one
+/// per side, so the first two need no allocation.
+#[derive(Default)]
+struct Wakes {
+    first: Option<Context>,
+    second: Option<Context>,
+    rest: Vec<Context>,
+}
+
+impl Wakes {
+    #[inline]
+    fn push(&mut self, cx: Context) {
+        if self.first.is_none() {
+            self.first = Some(cx);
+        } else if self.second.is_none() {
+            self.second = Some(cx);
+        } else {
+            self.rest.push(cx);
+        }
+    }
+
+    #[inline]
+    fn wake(self) {
+        if let Some(cx) = self.first {
+            cx.unpark();
+            if self.second.is_some() {
+                Self::wake_rest(self.second, self.rest);
+            }
+        }
+    }
+
+    #[cold]
+    fn wake_rest(second: Option<Context>, rest: Vec<Context>) {
+        if let Some(cx) = second {
+            cx.unpark();
+        }
+        for cx in rest {
+            cx.unpark();
+        }
+    }
+}
+
+struct Inner<T> {
+    buf: VecDeque<T>,
+    /// Slots granted to select-senders that have not written yet.
+    reserved: usize,
+    /// Messages granted to select-receivers that have not popped yet.
+    claimed: usize,
+    senders: Waker,
+    receivers: Waker,
+    is_disconnected: bool,
+}
+
+impl<T> Inner<T> {
+    fn room(&self, cap: usize) -> usize {
+        cap - self.buf.len() - self.reserved
+    }
+
+    fn available(&self) -> usize {
+        self.buf.len() - self.claimed
+    }
+
+    fn send_ready(&self, cap: usize) -> bool {
+        self.room(cap) > 0 || self.is_disconnected
+    }
+
+    /// A receive is ready with a message, or with the news that none will
+    /// come (disconnected, and no granted slot left to be written).
+    fn recv_ready(&self) -> bool {
+        self.available() > 0 || (self.is_disconnected && self.reserved == 0)
+    }
+}
+
+/// Under loom, the model-checked mutex.
+#[cfg(loom)]
+type Lock<T> = Mutex<T>;
+#[cfg(loom)]
+type Guard<'a, T> = MutexGuard<'a, T>;
+
+#[cfg(not(loom))]
+type Lock<T> = SpinLock<T>;
+#[cfg(not(loom))]
+type Guard<'a, T> = SpinGuard<'a, T>;
+
+/// The channel's lock: a test-and-set word. Taking it is one
+/// compare-and-swap and releasing it one plain store, where `std`'s mutex
+/// needs a read-modify-write for each (measured: the two atomics were most
+/// of a message's cost). Critical sections here are a few dozen
+/// instructions, never park and never run user code, and a goroutine is
+/// not preempted inside one; a waiter spins briefly and then yields (a
+/// thread holding the lock may have been descheduled).
+#[cfg(not(loom))]
+const SPIN_TRIES: u32 = 7;
+
+#[cfg(not(loom))]
+struct SpinLock<T> {
+    locked: AtomicBool,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out access to `data` to one holder at a time, so
+// sharing it is sharing a `Mutex<T>`: fine when `T` may move between
+// threads.
+#[cfg(not(loom))]
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+#[cfg(not(loom))]
+impl<T> SpinLock<T> {
+    fn new(data: T) -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+            data: UnsafeCell::new(data),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> SpinGuard<'_, T> {
+        if self
+            .locked
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_slow();
+        }
+        SpinGuard { lock: self }
+    }
+
+    #[cold]
+    fn lock_slow(&self) {
+        let backoff = Backoff::new();
+        let mut spins = 0;
+        loop {
+            if !self.locked.load(Relaxed)
+                && self
+                    .locked
+                    .compare_exchange_weak(false, true, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+            // The holder is a few instructions from releasing, unless its
+            // thread was descheduled: spin a little, then yield.
+            if spins < SPIN_TRIES {
+                spins += 1;
+                backoff.spin();
+            } else {
+                backoff.snooze();
+            }
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+#[cfg(not(loom))]
+struct SpinGuard<'a, T> {
+    lock: &'a SpinLock<T>,
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard exists only while its holder owns the lock.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> std::ops::DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above, and `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Drop for SpinGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Release);
+    }
+}
+
+/// `state` bits: readiness of each side; the rest counts changes.
+const SEND_READY: usize = 1;
+const RECV_READY: usize = 2;
+const ONE_CHANGE: usize = 4;
+
+/// A bounded channel with a small buffer.
+pub(crate) struct Channel<T> {
+    inner: Lock<Inner<T>>,
+    cap: usize,
+    /// Written at the end of every critical section that changed
+    /// anything: a change counter (the select stamp of both sides) plus
+    /// `SEND_READY`/`RECV_READY`, so that a non-blocking operation that
+    /// would fail, `is_ready` and `stamp` take no lock.
+    state: AtomicUsize,
+}
+
+impl<T> Channel<T> {
+    /// A channel with room for `cap` messages (`cap > 0`).
+    pub(crate) fn with_capacity(cap: usize) -> Self {
+        assert!(cap > 0, "capacity must be positive");
+        Channel {
+            inner: Lock::new(Inner {
+                buf: VecDeque::with_capacity(cap),
+                reserved: 0,
+                claimed: 0,
+                senders: Waker::new(),
+                receivers: Waker::new(),
+                is_disconnected: false,
+            }),
+            cap,
+            state: AtomicUsize::new(SEND_READY),
+        }
+    }
+
+    pub(crate) fn receiver(&self) -> Receiver<'_, T> {
+        Receiver(self)
+    }
+
+    pub(crate) fn sender(&self) -> Sender<'_, T> {
+        Sender(self)
+    }
+
+    #[cfg(not(loom))]
+    fn lock(&self) -> Guard<'_, Inner<T>> {
+        self.inner.lock()
+    }
+
+    #[cfg(loom)]
+    fn lock(&self) -> Guard<'_, Inner<T>> {
+        lock(&self.inner)
+    }
+
+    #[cfg(not(loom))]
+    fn inner_mut(&mut self) -> &mut Inner<T> {
+        self.inner.get_mut()
+    }
+
+    #[cfg(loom)]
+    fn inner_mut(&mut self) -> &mut Inner<T> {
+        match self.inner.get_mut() {
+            Ok(inner) => inner,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Publishes the readiness of both sides and counts a change; wakes
+    /// the observers (`Select::ready`) of a side that is ready. Call with
+    /// the lock held, at the end of every critical section that changed
+    /// the state.
+    fn publish(&self, inner: &mut Inner<T>) {
+        let send_ready = inner.send_ready(self.cap);
+        let recv_ready = inner.recv_ready();
+        let mut flags = 0;
+        if send_ready {
+            flags |= SEND_READY;
+            if inner.senders.has_observers() {
+                inner.senders.notify();
+            }
+        }
+        if recv_ready {
+            flags |= RECV_READY;
+            if inner.receivers.has_observers() {
+                inner.receivers.notify();
+            }
+        }
+        // Only lock holders write, so load-and-store cannot lose a change.
+        let count = (self.state.load(Relaxed) & !(ONE_CHANGE - 1)).wrapping_add(ONE_CHANGE);
+        self.state.store(count | flags, Release);
+    }
+
+    /// Gives waiters what the channel can give them (the rule in the
+    /// module docs). Call with the lock held, after any change.
+    fn balance(&self, inner: &mut Inner<T>, wakes: &mut Wakes) {
+        loop {
+            if inner.available() > 0
+                && inner.receivers.has_selectors()
+                && let Some(entry) = inner.receivers.try_select()
+            {
+                let msg = inner.buf.pop_front().expect("an available message");
+                // SAFETY: every receiver entry carries a packet (its stack
+                // or its select's box). We won its select word, so its
+                // owner waits for `ready` before it touches or frees the
+                // packet, and nobody else writes it.
+                let packet = unsafe { &*(entry.packet as *const Packet<T>) };
+                // SAFETY: as above: the packet is ours until `ready`.
+                unsafe { *packet.msg.get() = Some(msg) };
+                packet.ready.store(true, Release);
+                wakes.push(entry.cx);
+                continue;
+            }
+            if inner.room(self.cap) > 0
+                && inner.senders.has_selectors()
+                && let Some(entry) = inner.senders.try_select()
+            {
+                if entry.packet.is_null() {
+                    // A select-sender: it writes after its select returns.
+                    inner.reserved += 1;
+                } else {
+                    // SAFETY: a blocked sender's stack packet; we won its
+                    // select word, so it waits for `ready` before leaving
+                    // (and before touching the packet).
+                    let packet = unsafe { &*(entry.packet as *const Packet<T>) };
+                    // SAFETY: as above.
+                    let msg = unsafe { (*packet.msg.get()).take() }
+                        .expect("a blocked sender without its message");
+                    inner.buf.push_back(msg);
+                    packet.ready.store(true, Release);
+                }
+                wakes.push(entry.cx);
+                continue;
+            }
+            break;
+        }
+        if inner.is_disconnected && inner.recv_ready() && inner.available() == 0 {
+            // The last granted slot was given back or written to someone
+            // else: receivers still waiting will get nothing more.
+            inner.receivers.disconnect();
+        }
+    }
+
+    /// `balance`, `publish`, unlock, then unpark whom `balance` served.
+    fn finish(&self, mut inner: Guard<'_, Inner<T>>) {
+        let mut wakes = Wakes::default();
+        self.balance(&mut inner, &mut wakes);
+        self.publish(&mut inner);
+        drop(inner);
+        wakes.wake();
+    }
+
+    fn state(&self) -> usize {
+        self.state.load(Acquire)
+    }
+
+    /// Starts a send for a select: grants a slot. `true` if the caller may
+    /// proceed (with a slot, or disconnected); `false` if full.
+    fn start_send(&self, token: &mut Token) -> bool {
+        if self.state() & SEND_READY == 0 {
+            return false;
+        }
+        let mut inner = self.lock();
+        if inner.is_disconnected {
+            token.small.set(Started::Disconnected);
+            true
+        } else if inner.room(self.cap) > 0 {
+            inner.reserved += 1;
+            token.small.set(Started::Reserved);
+            self.publish(&mut inner);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Completes a send that a select chose.
+    ///
+    /// # Safety
+    /// `token` was filled by a successful `start_send` or by `accept` on a
+    /// send operation of this channel, and is used once.
+    pub(crate) unsafe fn write(&self, token: &mut Token, msg: T) -> Result<(), T> {
+        match token.small.take() {
+            Started::Reserved => {
+                let mut inner = self.lock();
+                inner.reserved -= 1;
+                // Written even if disconnected since the grant, as in the
+                // array flavor: the slot was the caller's before that.
+                inner.buf.push_back(msg);
+                self.finish(inner);
+                Ok(())
+            }
+            _ => Err(msg),
+        }
+    }
+
+    /// Starts a receive for a select: claims a message. `true` if the
+    /// caller may proceed (with a claim, or disconnected); `false` if
+    /// empty.
+    fn start_recv(&self, token: &mut Token) -> bool {
+        if self.state() & RECV_READY == 0 {
+            return false;
+        }
+        let mut inner = self.lock();
+        if inner.available() > 0 {
+            inner.claimed += 1;
+            token.small.set(Started::Claimed);
+            self.publish(&mut inner);
+            true
+        } else if inner.recv_ready() {
+            token.small.set(Started::Disconnected);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Completes a receive that a select chose.
+    ///
+    /// # Safety
+    /// `token` was filled by a successful `start_recv` or by `accept` on a
+    /// receive operation of this channel, and is used once.
+    pub(crate) unsafe fn read(&self, token: &mut Token) -> Result<T, ()> {
+        match token.small.take() {
+            Started::Claimed => {
+                let mut inner = self.lock();
+                inner.claimed -= 1;
+                let msg = inner.buf.pop_front().expect("a claimed message");
+                self.finish(inner);
+                Ok(msg)
+            }
+            Started::Packet(p) => {
+                // SAFETY: our select's box, handed a message by `balance`
+                // (`accept` saw it `ready`); nobody else refers to it now.
+                let packet = unsafe { Box::from_raw(p as *mut Packet<T>) };
+                Ok(packet.msg.into_inner().expect("a delivered message"))
+            }
+            _ => Err(()),
+        }
+    }
+
+    pub(crate) fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        if self.state() & SEND_READY == 0 {
+            return Err(TrySendError::Full(msg));
+        }
+        let mut inner = self.lock();
+        if inner.is_disconnected {
+            Err(TrySendError::Disconnected(msg))
+        } else if inner.room(self.cap) > 0 {
+            inner.buf.push_back(msg);
+            self.finish(inner);
+            Ok(())
+        } else {
+            Err(TrySendError::Full(msg))
+        }
+    }
+
+    pub(crate) fn send(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        let mut inner = self.lock();
+        if inner.is_disconnected {
+            return Err(SendTimeoutError::Disconnected(msg));
+        }
+        if inner.room(self.cap) > 0 {
+            inner.buf.push_back(msg);
+            self.finish(inner);
+            return Ok(());
+        }
+        if let Some(d) = deadline
+            && Instant::now() >= d
+        {
+            return Err(SendTimeoutError::Timeout(msg));
+        }
+        // Full: wait with the message in a packet; a receiver that frees a
+        // slot moves it into the buffer.
+        Context::with(|cx| {
+            let mut token = Token::default();
+            let oper = Operation::hook(&mut token);
+            let mut packet = Packet::new(Some(msg));
+            inner
+                .senders
+                .register_with_packet(oper, &mut packet as *mut Packet<T> as *mut (), cx);
+            drop(inner);
+
+            match cx.wait_until(deadline) {
+                Selected::Waiting => unreachable!("a wait returned undecided"),
+                sel @ (Selected::Aborted | Selected::Disconnected) => {
+                    // Nobody picked us, so the message is still ours.
+                    let mut inner = self.lock();
+                    inner
+                        .senders
+                        .unregister(oper)
+                        .expect("sender entry vanished");
+                    drop(inner);
+                    let msg = packet.msg.get_mut().take().expect("our message is gone");
+                    Err(if sel == Selected::Aborted {
+                        SendTimeoutError::Timeout(msg)
+                    } else {
+                        SendTimeoutError::Disconnected(msg)
+                    })
+                }
+                Selected::Operation(_) => {
+                    // A receiver moved our message into the buffer.
+                    packet.wait_ready();
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        if self.state() & RECV_READY == 0 {
+            return Err(TryRecvError::Empty);
+        }
+        let mut inner = self.lock();
+        if inner.available() > 0 {
+            let msg = inner.buf.pop_front().expect("an available message");
+            self.finish(inner);
+            Ok(msg)
+        } else if inner.recv_ready() {
+            Err(TryRecvError::Disconnected)
+        } else {
+            Err(TryRecvError::Empty)
+        }
+    }
+
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        loop {
+            let mut inner = self.lock();
+            if inner.available() > 0 {
+                let msg = inner.buf.pop_front().expect("an available message");
+                self.finish(inner);
+                return Ok(msg);
+            }
+            if inner.recv_ready() {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            if let Some(d) = deadline
+                && Instant::now() >= d
+            {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            // Empty: wait with an empty packet; a sender fills it.
+            let got = Context::with(|cx| {
+                let mut token = Token::default();
+                let oper = Operation::hook(&mut token);
+                let mut packet = Packet::<T>::new(None);
+                inner.receivers.register_with_packet(
+                    oper,
+                    &mut packet as *mut Packet<T> as *mut (),
+                    cx,
+                );
+                drop(inner);
+
+                match cx.wait_until(deadline) {
+                    Selected::Waiting => unreachable!("a wait returned undecided"),
+                    sel @ (Selected::Aborted | Selected::Disconnected) => {
+                        self.lock()
+                            .receivers
+                            .unregister(oper)
+                            .expect("receiver entry vanished");
+                        if sel == Selected::Aborted {
+                            Some(Err(RecvTimeoutError::Timeout))
+                        } else {
+                            // Messages may still be buffered: look again.
+                            None
+                        }
+                    }
+                    Selected::Operation(_) => {
+                        packet.wait_ready();
+                        Some(Ok(packet
+                            .msg
+                            .get_mut()
+                            .take()
+                            .expect("woken without a message")))
+                    }
+                }
+            });
+            if let Some(res) = got {
+                return res;
+            }
+        }
+    }
+
+    /// Number of messages buffered, counting granted slots and not
+    /// claimed messages (as the array flavor counts them).
+    pub(crate) fn len(&self) -> usize {
+        let inner = self.lock();
+        inner.buf.len() + inner.reserved - inner.claimed
+    }
+
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        Some(self.cap)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.len() == self.cap
+    }
+
+    /// Marks the channel disconnected (or closed) and wakes everybody.
+    /// `true` if this call did it.
+    pub(crate) fn disconnect(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.is_disconnected {
+            return false;
+        }
+        inner.is_disconnected = true;
+        // Blocked senders get their messages back; receivers look again
+        // (and drain the buffer first).
+        inner.senders.disconnect();
+        inner.receivers.disconnect();
+        self.publish(&mut inner);
+        true
+    }
+
+    /// The last receiver is gone: disconnect, and drop what is buffered
+    /// now (nobody can receive it) rather than when the channel is freed.
+    pub(crate) fn disconnect_receivers(&self) -> bool {
+        let done = self.disconnect();
+        // One message at a time, each dropped without the lock: user
+        // destructors may use channels, and if one panics the rest stay
+        // buffered rather than being dropped while unwinding (as in the
+        // array flavor).
+        loop {
+            let mut inner = self.lock();
+            // A claim can only outlive its receiver if its
+            // `SelectedOperation` was leaked; it will never pop.
+            inner.claimed = 0;
+            let msg = inner.buf.pop_front();
+            self.publish(&mut inner);
+            drop(inner);
+            match msg {
+                Some(msg) => drop(msg),
+                None => return done,
+            }
+        }
+    }
+}
+
+impl<T> Drop for Channel<T> {
+    fn drop(&mut self) {
+        let inner = self.inner_mut();
+        // Drop the buffered messages one by one; should a destructor
+        // panic, the others are leaked rather than dropped while unwinding
+        // (where a second panic would abort).
+        let mut buf = std::mem::ManuallyDrop::new(std::mem::take(&mut inner.buf));
+        while let Some(msg) = buf.pop_front() {
+            drop(msg);
+        }
+        drop(std::mem::ManuallyDrop::into_inner(buf));
+    }
+}
+
+/// The receiving side, as a select handle.
+pub(crate) struct Receiver<'a, T>(&'a Channel<T>);
+
+/// The sending side, as a select handle.
+pub(crate) struct Sender<'a, T>(&'a Channel<T>);
+
+impl<T> SelectHandle for Receiver<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_recv(token)
+    }
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    fn register(&self, oper: Operation, cx: &Context) -> bool {
+        let packet = Box::into_raw(Box::new(Packet::<T>::new(None)));
+        let mut inner = self.0.lock();
+        inner
+            .receivers
+            .register_with_packet(oper, packet as *mut (), cx);
+        inner.recv_ready()
+    }
+    fn unregister(&self, oper: Operation) {
+        let entry = self.0.lock().receivers.unregister(oper);
+        if let Some(entry) = entry {
+            // SAFETY: nobody picked this entry, so its box never got a
+            // message or left our hands; it came from `Box::into_raw` in
+            // `register`.
+            drop(unsafe { Box::from_raw(entry.packet as *mut Packet<T>) });
+        }
+    }
+    fn accept(&self, token: &mut Token, cx: &Context) -> bool {
+        let p = cx.wait_packet();
+        // SAFETY: our own box from `register`, which `balance` picked; it
+        // stays allocated until we free it in `read` or `abandon`.
+        unsafe { (*(p as *const Packet<T>)).wait_ready() };
+        token.small.set(Started::Packet(p));
+        true
+    }
+    fn is_ready(&self) -> bool {
+        self.0.state() & RECV_READY != 0
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        let mut inner = self.0.lock();
+        inner.receivers.watch(oper, cx);
+        inner.recv_ready()
+    }
+    fn unwatch(&self, oper: Operation) {
+        self.0.lock().receivers.unwatch(oper);
+    }
+    fn stamp(&self) -> usize {
+        self.0.state.load(SeqCst)
+    }
+    fn abandon(&self, token: &mut Token) {
+        match token.small.take() {
+            Started::Claimed => {
+                // As in the array flavor, the claimed message is dropped.
+                let mut inner = self.0.lock();
+                inner.claimed -= 1;
+                let msg = inner.buf.pop_front();
+                self.0.finish(inner);
+                drop(msg);
+            }
+            Started::Packet(p) => {
+                // SAFETY: our box, delivered to (see `read`).
+                drop(unsafe { Box::from_raw(p as *mut Packet<T>) });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<T> SelectHandle for Sender<'_, T> {
+    fn try_select(&self, token: &mut Token) -> bool {
+        self.0.start_send(token)
+    }
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    fn register(&self, oper: Operation, cx: &Context) -> bool {
+        // No packet: a select-sender is chosen by being granted a slot.
+        let mut inner = self.0.lock();
+        inner.senders.register(oper, cx);
+        inner.send_ready(self.0.cap)
+    }
+    fn unregister(&self, oper: Operation) {
+        self.0.lock().senders.unregister(oper);
+    }
+    fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
+        // `balance` granted us a slot when it picked us.
+        token.small.set(Started::Reserved);
+        true
+    }
+    fn is_ready(&self) -> bool {
+        self.0.state() & SEND_READY != 0
+    }
+    fn watch(&self, oper: Operation, cx: &Context) -> bool {
+        let mut inner = self.0.lock();
+        inner.senders.watch(oper, cx);
+        inner.send_ready(self.0.cap)
+    }
+    fn unwatch(&self, oper: Operation) {
+        self.0.lock().senders.unwatch(oper);
+    }
+    fn stamp(&self) -> usize {
+        self.0.state.load(SeqCst)
+    }
+    fn abandon(&self, token: &mut Token) {
+        if let Started::Reserved = token.small.take() {
+            // Give the slot back (to a waiting sender, if any).
+            let mut inner = self.0.lock();
+            inner.reserved -= 1;
+            self.0.finish(inner);
+        }
+    }
+}

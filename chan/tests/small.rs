@@ -1,0 +1,248 @@
+//! Small buffered channels (`bounded(1)`; see `SMALL_MAX` in
+//! `channel.rs`), which complete the other
+//! side's operation (Go's hand-off): a receive that frees a slot moves a
+//! blocked sender's message in, and a send gives its message straight to
+//! a blocked receiver. Each concurrent behaviour runs with threads, with
+//! goroutines, and mixed.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use gofer_chan::*;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+fn a_blocked_senders_message_lands_after_the_buffered_ones(mode: Mode) {
+    for cap in [1, 2, 5, 16] {
+        let (s, r) = bounded::<usize>(cap);
+        for i in 0..cap {
+            s.send(i).unwrap();
+        }
+        scope(mode, |sc| {
+            let s2 = s.clone();
+            let blocked = sc.spawn(move || s2.send(cap));
+            sleep(ms(20));
+            assert!(
+                !blocked.is_finished(),
+                "a send into a full channel returned"
+            );
+            // The first receive frees a slot and completes the blocked
+            // send at once: the channel is full again.
+            assert_eq!(r.recv(), Ok(0));
+            blocked.join().unwrap();
+            assert_eq!(
+                r.len(),
+                cap,
+                "the blocked sender's message was not moved in"
+            );
+            let rest: Vec<usize> = r.try_iter().collect();
+            assert_eq!(rest, (1..=cap).collect::<Vec<_>>());
+        });
+    }
+}
+all_modes!(a_blocked_senders_message_lands_after_the_buffered_ones);
+
+fn blocked_senders_are_served_in_arrival_order(mode: Mode) {
+    let (s, r) = bounded::<usize>(1);
+    s.send(0).unwrap();
+    scope(mode, |sc| {
+        for i in 1..=3 {
+            let s = s.clone();
+            sc.spawn(move || s.send(i).unwrap());
+            // Let each one block before the next arrives.
+            sleep(ms(20));
+        }
+        let got: Vec<usize> = (0..4).map(|_| r.recv().unwrap()).collect();
+        assert_eq!(got, [0, 1, 2, 3]);
+    });
+}
+all_modes!(blocked_senders_are_served_in_arrival_order);
+
+fn a_send_hands_its_message_to_a_blocked_receiver(mode: Mode) {
+    let (s, r) = bounded::<u32>(1);
+    scope(mode, |sc| {
+        let r2 = r.clone();
+        let receiver = sc.spawn(move || r2.recv());
+        sleep(ms(20));
+        s.send(7).unwrap();
+        // The message went to the waiting receiver, not into the buffer.
+        assert!(s.is_empty());
+        assert_eq!(s.try_send(8), Ok(()));
+        assert_eq!(receiver.join(), Ok(7));
+        assert_eq!(r.try_recv(), Ok(8));
+    });
+}
+all_modes!(a_send_hands_its_message_to_a_blocked_receiver);
+
+fn a_sender_blocked_on_bounded_one_gets_its_message_back_when_the_receiver_is_dropped(mode: Mode) {
+    let drops = DropCounter::new();
+    let (s, r) = bounded::<Counted>(1);
+    s.send(drops.item()).unwrap();
+    scope(mode, |sc| {
+        let s2 = s.clone();
+        let msg = drops.item();
+        let blocked = sc.spawn(move || s2.send(msg).map_err(|e| e.into_inner()));
+        sleep(ms(20));
+        drop(r);
+        let back = blocked
+            .join()
+            .expect_err("the send succeeded with no receiver");
+        // The buffered message was dropped with the last receiver; ours
+        // came back intact.
+        assert_eq!(drops.drops(), 1);
+        drop(back);
+        assert_eq!(drops.drops(), 2);
+    });
+}
+all_modes!(a_sender_blocked_on_bounded_one_gets_its_message_back_when_the_receiver_is_dropped);
+
+fn a_sender_blocked_on_a_full_channel_gets_its_message_back_on_close(mode: Mode) {
+    let (s, r) = bounded::<u32>(2);
+    s.send(1).unwrap();
+    s.send(2).unwrap();
+    scope(mode, |sc| {
+        let s2 = s.clone();
+        let blocked = sc.spawn(move || s2.send(3));
+        sleep(ms(20));
+        assert!(s.close());
+        assert_eq!(blocked.join(), Err(SendError(3)));
+        // Receivers drain what was buffered, then see the close.
+        assert_eq!(r.iter().collect::<Vec<_>>(), [1, 2]);
+    });
+}
+all_modes!(a_sender_blocked_on_a_full_channel_gets_its_message_back_on_close);
+
+fn a_select_send_arm_on_a_full_small_channel_completes_when_a_receiver_frees_a_slot(mode: Mode) {
+    let (s, r) = bounded::<u32>(1);
+    let (_s_other, r_other) = bounded::<u32>(0);
+    s.send(1).unwrap();
+    scope(mode, |sc| {
+        let selecting = sc.spawn(|| {
+            select! {
+                send(s, 2) -> res => res.map(|()| "sent"),
+                recv(r_other) -> _ => Ok("other"),
+            }
+        });
+        sleep(ms(20));
+        assert!(!selecting.is_finished());
+        assert_eq!(r.recv(), Ok(1));
+        assert_eq!(selecting.join(), Ok("sent"));
+        assert_eq!(r.recv(), Ok(2));
+    });
+}
+all_modes!(a_select_send_arm_on_a_full_small_channel_completes_when_a_receiver_frees_a_slot);
+
+fn a_select_recv_arm_is_handed_a_message(mode: Mode) {
+    let (s, r) = bounded::<u32>(1);
+    let (_s_other, r_other) = bounded::<u32>(0);
+    scope(mode, |sc| {
+        let selecting = sc.spawn(|| {
+            select! {
+                recv(r) -> v => v,
+                recv(r_other) -> _ => panic!("nothing was sent there"),
+            }
+        });
+        sleep(ms(20));
+        s.send(5).unwrap();
+        assert!(s.is_empty(), "the message was not handed to the select");
+        assert_eq!(selecting.join(), Ok(5));
+    });
+}
+all_modes!(a_select_recv_arm_is_handed_a_message);
+
+fn a_timed_out_blocked_sender_keeps_its_message(mode: Mode) {
+    let (s, r) = bounded::<u32>(1);
+    s.send(1).unwrap();
+    run(mode, || {
+        let t = Instant::now();
+        assert_eq!(s.send_timeout(2, ms(30)), Err(SendTimeoutError::Timeout(2)));
+        assert_waited(t.elapsed(), ms(30));
+        assert_eq!(r.try_iter().collect::<Vec<_>>(), [1]);
+    });
+}
+all_modes!(a_timed_out_blocked_sender_keeps_its_message);
+
+#[test]
+fn messages_left_in_a_small_channel_are_dropped_once() {
+    for cap in [1, 3, 16] {
+        let drops = DropCounter::new();
+        let (s, r) = bounded::<Counted>(cap);
+        for _ in 0..cap {
+            s.send(drops.item()).unwrap();
+        }
+        drop(r.recv().unwrap());
+        assert_eq!(drops.drops(), 1);
+        drop(s);
+        assert_eq!(
+            drops.drops(),
+            1,
+            "cap {cap}: dropped while a receiver lives"
+        );
+        drop(r);
+        assert_eq!(drops.drops(), cap, "cap {cap}");
+    }
+}
+
+/// Senders (blocking, with timeouts, and in `select!`) and receivers
+/// (the same three ways) on small channels; every message arrives once.
+fn hand_off_under_traffic_loses_and_duplicates_nothing(mode: Mode) {
+    const PER_SENDER: usize = 3000;
+    const SENDERS: usize = 3;
+    for cap in [1, 2, 16] {
+        let (s, r) = bounded::<usize>(cap);
+        let tally = Tally::new(SENDERS * PER_SENDER);
+        let received = AtomicUsize::new(0);
+        scope(mode, |sc| {
+            for k in 0..SENDERS {
+                let s = s.clone();
+                sc.spawn(move || {
+                    let (_dead_s, dead_r) = bounded::<usize>(0);
+                    for i in k * PER_SENDER..(k + 1) * PER_SENDER {
+                        match i % 3 {
+                            0 => s.send(i).unwrap(),
+                            1 => {
+                                let mut msg = i;
+                                while let Err(e) = s.send_timeout(msg, Duration::from_micros(50)) {
+                                    msg = e.into_inner();
+                                }
+                            }
+                            _ => select! {
+                                send(s, i) -> res => res.unwrap(),
+                                recv(dead_r) -> _ => unreachable!(),
+                            },
+                        }
+                    }
+                });
+            }
+            for k in 0..SENDERS {
+                let r = r.clone();
+                let (tally, received) = (&tally, &received);
+                sc.spawn(move || {
+                    let (_dead_s, dead_r) = bounded::<usize>(0);
+                    let mut n = 0usize;
+                    while received.load(SeqCst) < SENDERS * PER_SENDER {
+                        let got = match (n + k) % 3 {
+                            0 => r.recv_timeout(ms(5)).ok(),
+                            1 => r.try_recv().ok(),
+                            _ => select! {
+                                recv(r) -> v => v.ok(),
+                                recv(dead_r) -> _ => unreachable!(),
+                                default(ms(5)) => None,
+                            },
+                        };
+                        n += 1;
+                        if let Some(v) = got {
+                            tally.hit(v);
+                            received.fetch_add(1, SeqCst);
+                        } else if n.is_multiple_of(64) {
+                            relax();
+                        }
+                    }
+                });
+            }
+        });
+        tally.assert_each(1);
+        assert!(r.is_empty());
+    }
+}
+all_modes!(hand_off_under_traffic_loses_and_duplicates_nothing);

@@ -44,6 +44,10 @@
 //!   no thread in between. A netpoller thread polls every 10 ms the shards
 //!   of workers that are busy, which bounds how long a ready socket can go
 //!   unnoticed behind a goroutine that never yields.
+//! * A stream read that returns less than it asked for has emptied the
+//!   socket, so a goroutine's next read waits for the poller's next edge
+//!   instead of asking the kernel first (one system call less per request
+//!   in a request-response protocol; `fd.rs`, `Registration::read_stream`).
 //! * Timeouts (`set_read_timeout`, std's) and deadlines
 //!   (`set_read_deadline`, Go's) are the parked goroutine's own timer:
 //!   when one passes, the operation fails with [`ErrorKind::TimedOut`]

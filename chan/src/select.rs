@@ -12,8 +12,10 @@
 //!    of our operations, a channel disconnects, or a deadline passes — the
 //!    earliest of the caller's and every `after`/`tick` channel's);
 //! 4. **unregister** everywhere, then finish the chosen operation (for a
-//!    zero-capacity channel the peer already paired with us; for buffered
-//!    ones we were only told to try again, and may lose the race);
+//!    zero-capacity channel the peer already paired with us, and a
+//!    `bounded(1)` one already handed us its message or granted us a slot;
+//!    for the other buffered ones we were only told to try again, and may
+//!    lose the race);
 //! 5. repeat until something succeeds or the deadline passes.
 
 use crate::channel::{self, Receiver, Sender};
@@ -609,7 +611,8 @@ impl fmt::Debug for Select<'_> {
 /// The channel has already done its part: a buffered channel reserved a
 /// slot, a zero-capacity one paired the operation with a peer. Dropping it
 /// uncompleted therefore panics, after releasing that part so the channel
-/// stays usable: a reserved send slot is skipped by receivers, a peer
+/// stays usable: a reserved send slot is given back (or, in the lock-free
+/// ring, skipped by receivers), a peer
 /// paired with an abandoned send goes back to waiting, a sender paired
 /// with an abandoned receive tries again — but a message the abandoned
 /// receive had already received (taken off a buffer, or handed over by a

@@ -121,7 +121,10 @@ impl SmallToken {
             Started::Disconnected => 1,
             Started::Reserved => 2,
             Started::Claimed => 3,
-            Started::Packet(p) => p as usize,
+            Started::Packet(p) => {
+                debug_assert!(p as usize > 3, "a packet address that collides with a tag");
+                p as usize
+            }
         };
     }
 
@@ -247,16 +250,19 @@ type Lock<T> = SpinLock<T>;
 #[cfg(not(loom))]
 type Guard<'a, T> = SpinGuard<'a, T>;
 
-/// The channel's lock: a test-and-set word. Taking it is one
-/// compare-and-swap and releasing it one plain store, where `std`'s mutex
-/// needs a read-modify-write for each (measured: the two atomics were most
-/// of a message's cost). Critical sections here are a few dozen
-/// instructions, never park and never run user code, and a goroutine is
-/// not preempted inside one; a waiter spins briefly and then yields (a
-/// thread holding the lock may have been descheduled).
+/// How many times a waiter for the lock spins before it starts yielding.
 #[cfg(not(loom))]
 const SPIN_TRIES: u32 = 7;
 
+/// The channel's lock: a test-and-set word. Taking it is one
+/// compare-and-swap and releasing it one plain store, where `std`'s mutex
+/// needs a read-modify-write for each (measured: the two atomics were most
+/// of a message's cost). Critical sections here are short, never park and
+/// never run user code (no message is dropped under it), and a goroutine
+/// is not preempted inside one; they may unpark tasks, though (`Waker`'s
+/// observers and disconnects), which can cost a system call. A waiter
+/// spins briefly and then yields (a thread holding the lock may have been
+/// descheduled).
 #[cfg(not(loom))]
 struct SpinLock<T> {
     locked: AtomicBool,
@@ -453,13 +459,22 @@ impl<T> Channel<T> {
                 // owner waits for `ready` before it touches or frees the
                 // packet, and nobody else writes it.
                 let packet = unsafe { &*(entry.packet as *const Packet<T>) };
-                // SAFETY: as above: the packet is ours until `ready`.
-                unsafe { *packet.msg.get() = Some(msg) };
+                // SAFETY: as above: the packet is ours until `ready`. It is
+                // empty (receivers' packets are filled once, here), so
+                // `write` overwrites nothing that needs dropping.
+                unsafe {
+                    debug_assert!((*packet.msg.get()).is_none());
+                    packet.msg.get().write(Some(msg));
+                }
                 packet.ready.store(true, Release);
                 wakes.push(entry.cx);
                 continue;
             }
-            if inner.room(self.cap) > 0
+            // Never after a disconnect: every sender listed then was told
+            // so, and one that registers later (a select arm racing with
+            // `close`) must fail, not be granted a slot (helper-16).
+            if !inner.is_disconnected
+                && inner.room(self.cap) > 0
                 && inner.senders.has_selectors()
                 && let Some(entry) = inner.senders.try_select()
             {
@@ -887,7 +902,9 @@ impl<T> SelectHandle for Sender<'_, T> {
     fn register(&self, oper: Operation, cx: &Context) -> bool {
         // No packet: a select-sender is chosen by being granted a slot.
         let mut inner = self.0.lock();
-        inner.senders.register(oper, cx);
+        if !inner.is_disconnected {
+            inner.senders.register(oper, cx);
+        }
         inner.send_ready(self.0.cap)
     }
     fn unregister(&self, oper: Operation) {

@@ -538,8 +538,13 @@ impl<T> SelectHandle for Receiver<'_, T> {
         None
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
-        let packet = Box::into_raw(Packet::<T>::empty_on_heap());
         let mut inner = self.0.lock();
+        if inner.is_disconnected {
+            // Ready: the select's next try sees the disconnect. Listing it
+            // now would let a peer that is just as late pair with it.
+            return true;
+        }
+        let packet = Box::into_raw(Packet::<T>::empty_on_heap());
         inner
             .receivers
             .register_with_packet(oper, packet as *mut (), cx);
@@ -603,8 +608,14 @@ impl<T> SelectHandle for Sender<'_, T> {
         None
     }
     fn register(&self, oper: Operation, cx: &Context) -> bool {
-        let packet = Box::into_raw(Packet::<T>::empty_on_heap());
         let mut inner = self.0.lock();
+        if inner.is_disconnected {
+            // Ready: the select's next try fails with the disconnect.
+            // Listed, a select-send arm racing with `close` could still be
+            // paired with a receiver and succeed (helper-16).
+            return true;
+        }
+        let packet = Box::into_raw(Packet::<T>::empty_on_heap());
         inner
             .senders
             .register_with_packet(oper, packet as *mut (), cx);

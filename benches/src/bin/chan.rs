@@ -35,152 +35,24 @@ fn over(i: usize, every: usize, deadline: Instant) -> bool {
     i.is_multiple_of(every) && Instant::now() >= deadline
 }
 
-/// The workloads, written once for both libraries: `$chan` is the channel
-/// module, `$spawn` starts a party (a goroutine or a thread) and returns a
-/// handle with `join() -> std::thread::Result<T>`.
-///
-/// Every run does `n` operations or stops at `deadline`, whichever comes
-/// first, and is timed over the operations it did: a slow configuration
-/// gives a slow figure, not a stalled benchmark.
-macro_rules! workloads {
-    ($module:ident, $chan:ident, $select:ident, $spawn:path) => {
-        mod $module {
-            use super::$chan::{bounded, unbounded};
-            use super::{over, per_op, $select};
-            use std::time::Instant;
+// The workloads, written once for both libraries and shared with the
+// runner (`peers/chan_workloads.rs`). Every run does `n` operations or
+// stops at `deadline`, whichever comes first, and is timed over the
+// operations it did: a slow configuration gives a slow figure, not a
+// stalled benchmark.
+include!("../peers/chan_workloads.rs");
 
-            /// Round trips over two zero-capacity channels.
-            pub fn ping_pong(n: usize, deadline: Instant) -> f64 {
-                let (ping_tx, ping_rx) = bounded::<usize>(0);
-                let (pong_tx, pong_rx) = bounded::<usize>(0);
-                let echo = $spawn(move || {
-                    for i in ping_rx {
-                        pong_tx.send(i).unwrap();
-                    }
-                });
-                let t = Instant::now();
-                let mut done = 0;
-                while done < n && !over(done, 16, deadline) {
-                    ping_tx.send(done).unwrap();
-                    assert_eq!(pong_rx.recv().unwrap(), done);
-                    done += 1;
-                }
-                let ns = per_op(t, done);
-                drop(ping_tx);
-                echo.join().unwrap();
-                ns
-            }
-
-            /// Up to `n` messages from `producers` to `consumers` over one
-            /// channel (`cap: None` is unbounded); every message counted.
-            pub fn throughput(
-                cap: Option<usize>,
-                producers: usize,
-                consumers: usize,
-                n: usize,
-                deadline: Instant,
-            ) -> f64 {
-                let (tx, rx) = match cap {
-                    Some(c) => bounded::<usize>(c),
-                    None => unbounded::<usize>(),
-                };
-                let each = n / producers;
-                let t = Instant::now();
-                let ps: Vec<_> = (0..producers)
-                    .map(|_| {
-                        let tx = tx.clone();
-                        $spawn(move || {
-                            let mut sent = 0;
-                            while sent < each && !over(sent, 256, deadline) {
-                                tx.send(sent).unwrap();
-                                sent += 1;
-                            }
-                            sent
-                        })
-                    })
-                    .collect();
-                drop(tx);
-                let cs: Vec<_> = (0..consumers)
-                    .map(|_| {
-                        let rx = rx.clone();
-                        $spawn(move || rx.iter().count())
-                    })
-                    .collect();
-                drop(rx);
-                let sent: usize = ps.into_iter().map(|p| p.join().unwrap()).sum();
-                let got: usize = cs.into_iter().map(|c| c.join().unwrap()).sum();
-                let ns = per_op(t, got);
-                assert_eq!(got, sent, "messages lost or duplicated");
-                ns
-            }
-
-            /// One selecting receiver, 4 senders each on its own
-            /// zero-capacity channel. The senders' originals stay alive
-            /// until the receiver is done: a channel whose senders are all
-            /// gone is disconnected, and that counts as ready.
-            pub fn select4(n: usize, deadline: Instant) -> f64 {
-                let each = n / 4;
-                let (txs, rxs): (Vec<_>, Vec<_>) = (0..4).map(|_| bounded::<usize>(0)).unzip();
-                let t = Instant::now();
-                let senders: Vec<_> = txs
-                    .iter()
-                    .map(|tx| {
-                        let tx = tx.clone();
-                        // Stops early when the receiver has gone.
-                        $spawn(move || (0..each).take_while(|&i| tx.send(i).is_ok()).count())
-                    })
-                    .collect();
-                let (r0, r1, r2, r3) = (&rxs[0], &rxs[1], &rxs[2], &rxs[3]);
-                let mut got = 0;
-                while got < 4 * each && !over(got, 16, deadline) {
-                    $select! {
-                        recv(r0) -> v => v.unwrap(),
-                        recv(r1) -> v => v.unwrap(),
-                        recv(r2) -> v => v.unwrap(),
-                        recv(r3) -> v => v.unwrap(),
-                    };
-                    got += 1;
-                }
-                let ns = per_op(t, got);
-                drop(rxs);
-                let sent: usize = senders.into_iter().map(|s| s.join().unwrap()).sum();
-                drop(txs);
-                assert_eq!(got, sent, "messages lost or duplicated");
-                ns
-            }
-
-            /// `select!` with a `default` arm over 4 empty zero-capacity
-            /// channels (senders alive): nothing is ever ready.
-            pub fn select_default(n: usize, deadline: Instant) -> f64 {
-                let (txs, rxs): (Vec<_>, Vec<_>) = (0..4).map(|_| bounded::<u8>(0)).unzip();
-                let (r0, r1, r2, r3) = (&rxs[0], &rxs[1], &rxs[2], &rxs[3]);
-                let t = Instant::now();
-                let mut done = 0;
-                while done < n && !over(done, 256, deadline) {
-                    $select! {
-                        recv(r0) -> _ => unreachable!(),
-                        recv(r1) -> _ => unreachable!(),
-                        recv(r2) -> _ => unreachable!(),
-                        recv(r3) -> _ => unreachable!(),
-                        default => {}
-                    }
-                    done += 1;
-                }
-                let ns = per_op(t, done);
-                drop(txs);
-                ns
-            }
-        }
-    };
+mod go {
+    chan_workloads!(gofer::chan, gofer::select, gofer::spawn);
 }
 
-use crossbeam_channel as cb_chan;
-use crossbeam_channel::select as cb_select;
-use gofer::chan as go_chan;
-use gofer::select as go_select;
-
-workloads!(go, go_chan, go_select, gofer::spawn);
-workloads!(cb, cb_chan, cb_select, std::thread::spawn);
+mod cb {
+    chan_workloads!(
+        crossbeam_channel,
+        crossbeam_channel::select,
+        std::thread::spawn
+    );
+}
 
 /// Unbuffered ping-pong between two goroutines placed on one worker
 /// thread (`split == false`) or on two. A started goroutine never changes

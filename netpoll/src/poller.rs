@@ -105,8 +105,10 @@ impl Shard {
     }
 }
 
+static SHARDS: OnceLock<io::Result<Box<[Shard]>>> = OnceLock::new();
+
+/// The shards, created (and the fallback thread started) on first use.
 fn shards() -> io::Result<&'static [Shard]> {
-    static SHARDS: OnceLock<io::Result<Box<[Shard]>>> = OnceLock::new();
     SHARDS
         .get_or_init(|| {
             (0..gofer_runtime::hooks::poll_shards())
@@ -159,22 +161,30 @@ pub(crate) fn register(shard: usize, fd: RawFd, token: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// Removes `fd` from `shard`'s interest list (before it is closed).
-pub(crate) fn deregister(shard: usize, fd: RawFd) {
-    if let Ok(shards) = shards() {
-        let s = &shards[shard];
-        // SAFETY: valid descriptors; a null event is allowed for DEL. A
-        // failure (already closed) leaves nothing to undo.
-        unsafe {
-            libc::epoll_ctl(
-                s.epoll.as_raw_fd(),
-                libc::EPOLL_CTL_DEL,
-                fd,
-                std::ptr::null_mut(),
-            );
-        }
-        s.registered.fetch_sub(1, Relaxed);
+/// Shard `shard`, which exists: for the runtime's hooks (installed only
+/// once the shards are) and for descriptors `register` put in a shard. No
+/// start-up checks on these hot paths.
+fn shard(shard: usize) -> &'static Shard {
+    match SHARDS.get() {
+        Some(Ok(shards)) => &shards[shard],
+        _ => unreachable!("gofer: netpoller shard {shard} used before it was created"),
     }
+}
+
+/// Removes `fd` from `shard`'s interest list (before it is closed).
+pub(crate) fn deregister(shard_index: usize, fd: RawFd) {
+    let s = shard(shard_index);
+    // SAFETY: valid descriptors; a null event is allowed for DEL. A failure
+    // (already closed) leaves nothing to undo.
+    unsafe {
+        libc::epoll_ctl(
+            s.epoll.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd,
+            std::ptr::null_mut(),
+        );
+    }
+    s.registered.fetch_sub(1, Relaxed);
 }
 
 const BATCH: usize = 128;
@@ -304,9 +314,8 @@ fn dispatch(p: &Shard, events: &[libc::epoll_event], drain: bool) -> usize {
 }
 
 /// `hooks::Poll::poll_now`: a non-blocking look at `shard`.
-fn poll_now(shard: usize) -> usize {
-    let Ok(shards) = shards() else { return 0 };
-    let s = &shards[shard];
+fn poll_now(shard_index: usize) -> usize {
+    let s = shard(shard_index);
     if s.registered.load(Relaxed) == 0 {
         return 0;
     }
@@ -316,23 +325,21 @@ fn poll_now(shard: usize) -> usize {
 }
 
 /// `hooks::Poll::poll_wait`: the worker of `shard` sleeps here.
-fn poll_wait(shard: usize, timeout: Option<Duration>) -> usize {
-    let Ok(shards) = shards() else { return 0 };
-    let s = &shards[shard];
+fn poll_wait(shard_index: usize, timeout: Option<Duration>) -> usize {
+    let s = shard(shard_index);
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
     let n = wait(s, &mut events, timeout);
     dispatch(s, &events[..n], true)
 }
 
 /// `hooks::Poll::watching`: does `shard` hold any descriptor?
-fn watching(shard: usize) -> bool {
-    shards().is_ok_and(|s| s[shard].registered.load(Relaxed) > 0)
+fn watching(shard_index: usize) -> bool {
+    shard(shard_index).registered.load(Relaxed) > 0
 }
 
 /// `hooks::Poll::wake`: interrupts `poll_wait` on `shard`.
-fn wake(shard: usize) {
-    let Ok(shards) = shards() else { return };
-    let s = &shards[shard];
+fn wake(shard_index: usize) {
+    let s = shard(shard_index);
     // Pending already: the eventfd is still readable, and being
     // level-triggered it will be reported to the next `epoll_wait`.
     if s.wake_pending.swap(true, AcqRel) {

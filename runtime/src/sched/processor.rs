@@ -168,11 +168,7 @@ impl Local {
 
     /// Anything runnable in this worker's own queues or inbox?
     pub(crate) fn has_work(&self, shared: &WorkerShared) -> bool {
-        // `Cell` has no peek: take the slot and put it back.
-        let next = self.runnext.take();
-        let has_next = next.is_some();
-        self.runnext.set(next);
-        has_next
+        self.has_runnext()
             || !self.ready.borrow().is_empty()
             || !self.fresh.is_empty()
             || !shared.inbox.is_empty()
@@ -183,10 +179,16 @@ impl Local {
     /// (`runnext` and `ready` are not stealable, but whatever is queued in
     /// them delays the stealable goroutines behind it.)
     pub(crate) fn has_surplus(&self) -> bool {
+        self.fresh.len() + usize::from(self.has_runnext()) + self.ready.borrow().len() > 1
+    }
+
+    /// Is a goroutine waiting in `runnext`? (`Cell` has no peek: take the
+    /// slot and put it back.)
+    fn has_runnext(&self) -> bool {
         let next = self.runnext.take();
         let has_next = next.is_some();
         self.runnext.set(next);
-        self.fresh.len() + usize::from(has_next) + self.ready.borrow().len() > 1
+        has_next
     }
 
     /// Arms a deadline timer for `g`, which is about to park on this worker.

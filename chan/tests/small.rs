@@ -245,3 +245,105 @@ fn hand_off_under_traffic_loses_and_duplicates_nothing(mode: Mode) {
     }
 }
 all_modes!(hand_off_under_traffic_loses_and_duplicates_nothing);
+
+// ---- wakes issued after the channel's lock is released ------------------
+//
+// The flavor decides whom to wake inside its critical section and unparks
+// them after the unlock. These pin that every such wake still arrives:
+// observers (`Select::ready`) on both sides, and the many waiters a close
+// wakes at once (more than fit in the batch's inline slots).
+
+fn a_ready_observer_of_an_empty_small_channel_is_woken_by_a_send(mode: Mode) {
+    let (s, r) = bounded::<u32>(1);
+    scope(mode, |sc| {
+        let observing = sc.spawn(|| {
+            let mut sel = Select::new();
+            sel.recv(&r);
+            sel.ready()
+        });
+        sleep(ms(20));
+        assert!(
+            !observing.is_finished(),
+            "ready on an empty channel returned"
+        );
+        s.send(1).unwrap();
+        assert_eq!(observing.join(), 0);
+        assert_eq!(r.try_recv(), Ok(1));
+    });
+}
+all_modes!(a_ready_observer_of_an_empty_small_channel_is_woken_by_a_send);
+
+fn a_ready_observer_of_a_full_small_channel_is_woken_when_a_recv_frees_the_slot(mode: Mode) {
+    let (s, r) = bounded::<u32>(1);
+    s.send(1).unwrap();
+    scope(mode, |sc| {
+        let observing = sc.spawn(|| {
+            let mut sel = Select::new();
+            sel.send(&s);
+            sel.ready()
+        });
+        sleep(ms(20));
+        assert!(!observing.is_finished(), "ready on a full channel returned");
+        assert_eq!(r.recv(), Ok(1));
+        assert_eq!(observing.join(), 0);
+        assert_eq!(s.try_send(2), Ok(()));
+    });
+}
+all_modes!(a_ready_observer_of_a_full_small_channel_is_woken_when_a_recv_frees_the_slot);
+
+fn every_receiver_and_observer_of_a_small_channel_wakes_on_close(mode: Mode) {
+    const EACH: usize = 3;
+    let (s, r) = bounded::<u32>(1);
+    let (_s_other, r_other) = bounded::<u32>(0);
+    let woken = AtomicUsize::new(0);
+    scope(mode, |sc| {
+        for _ in 0..EACH {
+            sc.spawn(|| {
+                assert_eq!(r.recv(), Err(RecvError));
+                woken.fetch_add(1, SeqCst);
+            });
+            sc.spawn(|| {
+                select! {
+                    recv(r) -> v => assert_eq!(v, Err(RecvError)),
+                    recv(r_other) -> _ => panic!("nothing was sent there"),
+                }
+                woken.fetch_add(1, SeqCst);
+            });
+            sc.spawn(|| {
+                let mut sel = Select::new();
+                sel.recv(&r);
+                assert_eq!(sel.ready(), 0);
+                woken.fetch_add(1, SeqCst);
+            });
+        }
+        sleep(ms(30));
+        assert_eq!(woken.load(SeqCst), 0, "a waiter returned before the close");
+        assert!(s.close());
+    });
+    assert_eq!(woken.load(SeqCst), 3 * EACH);
+}
+all_modes!(every_receiver_and_observer_of_a_small_channel_wakes_on_close);
+
+fn every_sender_blocked_on_a_full_small_channel_gets_its_message_back_on_close(mode: Mode) {
+    const SENDERS: usize = 5;
+    let (s, r) = bounded::<usize>(1);
+    s.send(0).unwrap();
+    let back = Tally::new(SENDERS + 1);
+    scope(mode, |sc| {
+        for i in 1..=SENDERS {
+            let (s, back) = (s.clone(), &back);
+            sc.spawn(move || {
+                let SendError(v) = s.send(i).expect_err("a send into a closed channel");
+                back.hit(v);
+            });
+        }
+        sleep(ms(30));
+        assert!(s.close());
+    });
+    // The buffered message is still there for the receiver; each blocked
+    // one came back to its sender, once.
+    assert_eq!(r.iter().collect::<Vec<_>>(), [0]);
+    back.hit(0);
+    back.assert_each(1);
+}
+all_modes!(every_sender_blocked_on_a_full_small_channel_gets_its_message_back_on_close);

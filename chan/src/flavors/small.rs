@@ -89,6 +89,13 @@
 //! [`Wakes`]; the unparks happen after the unlock. This is why the wait
 //! lists here are [`WaitList`]s, which never unpark, rather than the
 //! crate's [`Waker`](crate::waker::Waker), which does.
+//!
+//! # Leaving a wait
+//!
+//! A blocked `send` or `recv` lists a packet that lives in its own stack
+//! frame, so its frame must not end while the packet is listed — also when
+//! it is left by unwinding. A [`Listed`] guard takes the entry off the list
+//! on drop; the paths that leave normally disarm it (see its docs).
 
 use crate::context::Context;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
@@ -100,6 +107,7 @@ use crate::utils::Backoff;
 use crate::waker::Entry;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
+use std::mem::ManuallyDrop;
 use std::time::Instant;
 
 /// What a started select operation holds on this channel.
@@ -174,6 +182,67 @@ impl<T> Packet<T> {
             backoff.snooze();
         }
     }
+}
+
+/// A blocking `send`'s or `recv`'s entry in a wait list, whose packet is
+/// a local of the caller's frame. Made as soon as the entry is registered
+/// and the lock released, and declared after the packet, so that it is
+/// dropped before the packet by every way out of the frame.
+///
+/// Dropping it takes the entry off its list, under the lock. Once that is
+/// done nobody can reach the packet: if the entry was still listed, no
+/// picker has it; if it was gone, a picker took it, and a picker removes an
+/// entry, moves the message and sets `ready` in one critical section,
+/// which ended before we got the lock. So unwinding out of the park (which
+/// cannot happen today, but nothing stops a future `park` from panicking)
+/// frees a packet nobody will touch; a message in it is dropped with it.
+///
+/// The normal ways out cost nothing extra: a wait decided for our
+/// operation saw `ready`, so the picker has removed the entry and is done
+/// ([`picked`](Self::picked) only forgets the guard), and an aborted or
+/// disconnected wait had to unregister anyway ([`unlist`](Self::unlist)).
+/// A send or receive that completes without waiting never makes one.
+#[must_use = "dropping it at once unlists the entry"]
+struct Listed<'a, T> {
+    chan: &'a Channel<T>,
+    oper: Operation,
+    side: Side,
+}
+
+impl<T> Listed<'_, T> {
+    /// Takes the entry off its list; `false` if a picker had taken it.
+    fn unlist(self) -> bool {
+        ManuallyDrop::new(self).remove()
+    }
+
+    /// The wait was decided for our operation and the packet is `ready`:
+    /// the picker removed the entry and will not touch the packet again.
+    fn picked(self) {
+        std::mem::forget(self);
+    }
+
+    fn remove(&self) -> bool {
+        let mut inner = self.chan.lock();
+        let entry = inner.list(self.side).unregister(self.oper);
+        drop(inner);
+        // Our own task's handle: dropped after the unlock all the same.
+        entry.is_some()
+    }
+}
+
+impl<T> Drop for Listed<'_, T> {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+/// Parks a blocking `send` or `recv` until its wait is decided. In unit
+/// tests it can be made to unwind instead, as a panicking `park` would.
+#[inline]
+fn wait(cx: &Context, deadline: Option<Instant>) -> Selected {
+    #[cfg(all(test, not(loom)))]
+    tests::unwind_if_asked();
+    cx.wait_until(deadline)
 }
 
 /// Tasks to unpark once the lock is released (see the module docs).
@@ -342,6 +411,13 @@ const _: [fn(&crate::waker::Waker) -> bool; 2] = [
     crate::waker::Waker::has_observers,
 ];
 
+/// Which side's wait list.
+#[derive(Clone, Copy, Debug)]
+enum Side {
+    Senders,
+    Receivers,
+}
+
 struct Inner<T> {
     buf: VecDeque<T>,
     /// Slots granted to select-senders that have not written yet.
@@ -354,6 +430,13 @@ struct Inner<T> {
 }
 
 impl<T> Inner<T> {
+    fn list(&mut self, side: Side) -> &mut WaitList {
+        match side {
+            Side::Senders => &mut self.senders,
+            Side::Receivers => &mut self.receivers,
+        }
+    }
+
     fn room(&self, cap: usize) -> usize {
         cap - self.buf.len() - self.reserved
     }
@@ -588,9 +671,14 @@ impl<T> Channel<T> {
             {
                 let msg = inner.buf.pop_front().expect("an available message");
                 // SAFETY: every receiver entry carries a packet (its stack
-                // or its select's box). We won its select word, so its
-                // owner waits for `ready` before it touches or frees the
-                // packet, and nobody else writes it.
+                // or its select's box), and it is still allocated: an
+                // entry is listed only while its packet lives (a stack
+                // packet's frame ends only after its `Listed` took the
+                // entry off under this lock, or after `ready`). We won its
+                // select word, so its owner waits for `ready` before it
+                // touches or frees the packet — on the normal paths by
+                // spinning, on an unwind by taking the lock we hold — and
+                // nobody else writes it.
                 let packet = unsafe { &*(entry.packet as *const Packet<T>) };
                 // SAFETY: as above: the packet is ours until `ready`. It is
                 // empty (receivers' packets are filled once, here), so
@@ -615,9 +703,10 @@ impl<T> Channel<T> {
                     // A select-sender: it writes after its select returns.
                     inner.reserved += 1;
                 } else {
-                    // SAFETY: a blocked sender's stack packet; we won its
-                    // select word, so it waits for `ready` before leaving
-                    // (and before touching the packet).
+                    // SAFETY: a blocked sender's stack packet, alive while
+                    // listed (see `Listed`); we won its select word, so it
+                    // waits for `ready` (or, unwinding, for this lock)
+                    // before it touches the packet or leaves its frame.
                     let packet = unsafe { &*(entry.packet as *const Packet<T>) };
                     // SAFETY: as above.
                     let msg = unsafe { (*packet.msg.get()).take() }
@@ -788,15 +877,20 @@ impl<T> Channel<T> {
                 .senders
                 .register(oper, &mut packet as *mut Packet<T> as *mut (), cx);
             drop(inner);
+            // After `packet`, so that it is dropped first; after the
+            // unlock, so that its drop never waits for our own lock
+            // (releasing it cannot unwind). See `Listed`.
+            let listed = Listed {
+                chan: self,
+                oper,
+                side: Side::Senders,
+            };
 
-            match cx.wait_until(deadline) {
+            match wait(cx, deadline) {
                 Selected::Waiting => unreachable!("a wait returned undecided"),
                 sel @ (Selected::Aborted | Selected::Disconnected) => {
                     // Nobody picked us, so the message is still ours.
-                    let mut inner = self.lock();
-                    let entry = inner.senders.unregister(oper);
-                    drop(inner);
-                    assert!(entry.is_some(), "sender entry vanished");
+                    assert!(listed.unlist(), "sender entry vanished");
                     let msg = packet.msg.get_mut().take().expect("our message is gone");
                     Err(if sel == Selected::Aborted {
                         SendTimeoutError::Timeout(msg)
@@ -807,6 +901,7 @@ impl<T> Channel<T> {
                 Selected::Operation(_) => {
                     // A receiver moved our message into the buffer.
                     packet.wait_ready();
+                    listed.picked();
                     Ok(())
                 }
             }
@@ -854,12 +949,17 @@ impl<T> Channel<T> {
                     .receivers
                     .register(oper, &mut packet as *mut Packet<T> as *mut (), cx);
                 drop(inner);
+                // As in `send`.
+                let listed = Listed {
+                    chan: self,
+                    oper,
+                    side: Side::Receivers,
+                };
 
-                match cx.wait_until(deadline) {
+                match wait(cx, deadline) {
                     Selected::Waiting => unreachable!("a wait returned undecided"),
                     sel @ (Selected::Aborted | Selected::Disconnected) => {
-                        let entry = self.lock().receivers.unregister(oper);
-                        assert!(entry.is_some(), "receiver entry vanished");
+                        assert!(listed.unlist(), "receiver entry vanished");
                         if sel == Selected::Aborted {
                             Some(Err(RecvTimeoutError::Timeout))
                         } else {
@@ -869,6 +969,7 @@ impl<T> Channel<T> {
                     }
                     Selected::Operation(_) => {
                         packet.wait_ready();
+                        listed.picked();
                         Some(Ok(packet
                             .msg
                             .get_mut()
@@ -1069,5 +1170,160 @@ impl<T> SelectHandle for Sender<'_, T> {
             inner.reserved -= 1;
             self.0.finish(inner);
         }
+    }
+}
+
+/// A blocked send or receive that leaves its frame by unwinding (a `park`
+/// that panicked) must not leave its stack packet listed. `park` cannot
+/// panic today, so `wait` is made to unwind on request, at the point
+/// where the packet is listed and the task is about to park.
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    thread_local! {
+        static UNWIND_IN_NEXT_WAIT: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn unwind_if_asked() {
+        if UNWIND_IN_NEXT_WAIT.with(|u| u.replace(false)) {
+            std::panic::resume_unwind(Box::new("unwinding out of a park"));
+        }
+    }
+
+    /// Runs `f`, making the first wait it parks in unwind; `Err` if one
+    /// did.
+    fn unwinding_in_wait<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+        UNWIND_IN_NEXT_WAIT.with(|u| u.set(true));
+        let res = catch_unwind(AssertUnwindSafe(f)).map_err(|_| ());
+        UNWIND_IN_NEXT_WAIT.with(|u| u.set(false));
+        res
+    }
+
+    /// A message that counts its drops.
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// A channel that test threads share directly, as the public handles
+    /// share it through `counter.rs`.
+    struct Shared<T>(Channel<T>);
+
+    // SAFETY: as for the public `Sender`/`Receiver` (channel.rs): every
+    // method takes `&self` and synchronises through the channel's lock,
+    // and the messages that move between threads are `Send`.
+    unsafe impl<T: Send> Sync for Shared<T> {}
+
+    impl<T> std::ops::Deref for Shared<T> {
+        type Target = Channel<T>;
+        fn deref(&self) -> &Channel<T> {
+            &self.0
+        }
+    }
+
+    fn nobody_listed<T>(chan: &Channel<T>) -> bool {
+        let inner = chan.lock();
+        !inner.senders.has_selectors() && !inner.receivers.has_selectors()
+    }
+
+    #[test]
+    fn a_blocked_send_that_unwinds_unlists_its_packet_and_drops_its_message_once() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let chan = Channel::with_capacity(1);
+        assert!(chan.try_send(Counted(drops.clone())).is_ok());
+        let res = unwinding_in_wait(|| chan.send(Counted(drops.clone()), None).is_ok());
+        assert!(res.is_err(), "the send did not wait");
+        assert!(nobody_listed(&chan), "a dead frame's packet is listed");
+        assert_eq!(drops.load(SeqCst), 1, "the unwound send's message");
+        // Freeing the slot moves nobody's message in: the buffer empties.
+        drop(chan.try_recv().ok());
+        assert_eq!(drops.load(SeqCst), 2);
+        assert_eq!(chan.len(), 0);
+    }
+
+    #[test]
+    fn a_blocked_recv_that_unwinds_unlists_its_packet() {
+        let chan = Channel::<u32>::with_capacity(1);
+        let res = unwinding_in_wait(|| chan.recv(None).is_ok());
+        assert!(res.is_err(), "the recv did not wait");
+        assert!(nobody_listed(&chan), "a dead frame's packet is listed");
+        // A send finds nobody to hand to: its message is buffered.
+        chan.try_send(7).unwrap();
+        assert_eq!(chan.len(), 1);
+        assert_eq!(chan.try_recv(), Ok(7));
+    }
+
+    /// A receiver that unwinds while a sender may be handing it a message:
+    /// every message is either received or dropped with the unwound
+    /// packet, exactly once, and the sender is never left blocked.
+    #[test]
+    fn receivers_unwinding_during_hand_offs_lose_no_message_and_drop_none_twice() {
+        const MESSAGES: usize = 20_000;
+        let drops = Arc::new(AtomicUsize::new(0));
+        let chan = &Shared(Channel::with_capacity(1));
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                for _ in 0..MESSAGES {
+                    assert!(chan.send(Counted(drops.clone()), None).is_ok());
+                }
+            });
+            let mut i = 0usize;
+            while drops.load(SeqCst) < MESSAGES {
+                i += 1;
+                let got = if i.is_multiple_of(2) {
+                    unwinding_in_wait(|| chan.recv(None).ok()).ok().flatten()
+                } else {
+                    chan.try_recv().ok()
+                };
+                drop(got);
+                assert!(drops.load(SeqCst) <= MESSAGES, "a message dropped twice");
+            }
+        });
+        assert_eq!(drops.load(SeqCst), MESSAGES);
+        assert!(nobody_listed(chan));
+        assert_eq!(chan.len(), 0);
+    }
+
+    /// The mirror image: senders unwinding while a receiver frees the
+    /// slot they wait for. An unwound send's message was either moved
+    /// into the buffer first (and is received) or dropped with its packet.
+    #[test]
+    fn senders_unwinding_during_hand_offs_lose_no_message_and_drop_none_twice() {
+        const MESSAGES: usize = 20_000;
+        let drops = Arc::new(AtomicUsize::new(0));
+        let done = AtomicBool::new(false);
+        let chan = &Shared(Channel::with_capacity(1));
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                loop {
+                    match chan.try_recv() {
+                        Ok(m) => drop(m),
+                        // Everything was sent before `done`: drained.
+                        Err(_) if done.load(SeqCst) => break,
+                        Err(_) => std::thread::yield_now(),
+                    }
+                }
+            });
+            for i in 0..MESSAGES {
+                let msg = Counted(drops.clone());
+                if i.is_multiple_of(2) {
+                    let _ = unwinding_in_wait(|| chan.send(msg, None).is_ok());
+                } else {
+                    assert!(chan.send(msg, None).is_ok());
+                }
+            }
+            done.store(true, SeqCst);
+        });
+        assert_eq!(drops.load(SeqCst), MESSAGES);
+        assert!(nobody_listed(chan));
+        assert_eq!(chan.len(), 0);
     }
 }

@@ -55,7 +55,7 @@
 //! is given the front message; while there is room and a sender waits, a
 //! blocked sender's message is appended (its send is done) or a
 //! select-sender is granted a reserved slot. Waiters are picked with the
-//! CAS on their select word (`Waker::try_select`), so a task in `select`
+//! CAS on their select word ([`WaitList::try_select`]), so a task in `select`
 //! is completed through at most one of its operations.
 //!
 //! # Packets
@@ -68,7 +68,9 @@
 //! chosen, so it is chosen by being granted a slot, and writes after the
 //! select returns. The party that picked a waiter moves the message while
 //! still holding the lock and then sets the packet's `ready`; the waiter
-//! returns only once it sees `ready`, so a stack packet outlives every use.
+//! returns only once it sees `ready` (or, unwinding, once it has taken its
+//! entry off under the lock: see "Leaving a wait"), so a stack packet
+//! outlives every use.
 //!
 //! # Select
 //!
@@ -1161,7 +1163,9 @@ impl<T> SelectHandle for Sender<'_, T> {
         inner.send_ready(self.0.cap)
     }
     fn unregister(&self, oper: Operation) {
-        self.0.lock().senders.unregister(oper);
+        // Bound, so that the entry (a task handle) is dropped after the
+        // unlock, like every other one.
+        let _entry = self.0.lock().senders.unregister(oper);
     }
     fn accept(&self, token: &mut Token, _cx: &Context) -> bool {
         // `balance` granted us a slot when it picked us.

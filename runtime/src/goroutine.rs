@@ -245,32 +245,36 @@ impl GRef {
         main: M,
         local: Option<&Local>,
     ) -> (GRef, NonNull<GCell<M>>) {
-        let cell = GCell {
-            hdr: Header {
-                refs: AtomicUsize::new(1),
-                vtable: &VtableOf::<M>::VTABLE,
-                id: spec.id,
-                name: spec.name,
-                spawn_site: spec.spawn_site,
-                stack_size: spec.stack_size,
-                migratable: spec.migratable,
-                permit: Permit::new(),
-                home: AtomicUsize::new(NO_HOME),
-                timer_seq: AtomicU64::new(0),
-                hog_reported: AtomicBool::new(false),
-                body: UnsafeCell::new(Body::Unstarted),
-                yielder: Cell::new(std::ptr::null()),
-                park_deadline: Cell::new(None),
-                wait: WaitSlot::default(),
-            },
-            main,
-        };
+        // Memory first, then the cell written straight into it: built the
+        // other way round, the whole cell was assembled on the stack and
+        // copied over (a `memcpy` of ~60 instructions per spawn).
         let typed = alloc_cell::<M>(local);
         // SAFETY: `alloc_cell` returns memory that is valid for writes of a
         // `GCell<M>`, aligned for it and owned by us (uninitialised, be it
         // fresh or recycled). `write` initialises every field, and nothing
         // reads the old bytes.
-        unsafe { typed.as_ptr().write(cell) };
+        unsafe {
+            typed.as_ptr().write(GCell {
+                hdr: Header {
+                    refs: AtomicUsize::new(1),
+                    vtable: &VtableOf::<M>::VTABLE,
+                    id: spec.id,
+                    name: spec.name,
+                    spawn_site: spec.spawn_site,
+                    stack_size: spec.stack_size,
+                    migratable: spec.migratable,
+                    permit: Permit::new(),
+                    home: AtomicUsize::new(NO_HOME),
+                    timer_seq: AtomicU64::new(0),
+                    hog_reported: AtomicBool::new(false),
+                    body: UnsafeCell::new(Body::Unstarted),
+                    yielder: Cell::new(std::ptr::null()),
+                    park_deadline: Cell::new(None),
+                    wait: WaitSlot::default(),
+                },
+                main,
+            })
+        };
         (GRef(typed.cast()), typed)
     }
 

@@ -4,6 +4,7 @@
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::park::WaitSlot;
 use crate::permit::Permit;
+use crate::sched::gfree;
 use crate::sched::processor::{Local, current_local};
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
@@ -124,24 +125,29 @@ unsafe fn dealloc_cell<M: Main>(h: NonNull<Header>) {
     // more, and the last reference calls this exactly once, so its contents
     // are dropped exactly once.
     unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
-    // SAFETY: `alloc_cell` got the cell from the global allocator with
-    // this layout, directly or through a cache that only holds such cells;
+    // SAFETY: `alloc_cell` allocated the cell for a `GCell<M>` (`GRef::new`);
     // its contents were just dropped and nothing refers to it.
     unsafe { free_cell(cell.cast(), Layout::new::<GCell<M>>()) };
 }
 
-/// Memory for a new `GCell<M>`: a cell from this worker's cache if it has
-/// one of that exact layout, else a fresh allocation. Uninitialised.
+/// Memory for a new `GCell<M>`, uninitialised: for the common sizes, a
+/// cell from the spawning worker's cell memory (`sched/gfree.rs`), else
+/// from the global allocator.
 fn alloc_cell<M>(local: Option<&Local>) -> NonNull<GCell<M>> {
     let layout = Layout::new::<GCell<M>>();
-    // Never panics on a busy cache (it is not borrowed across any code that
-    // could spawn), but falls back to the allocator rather than risk it.
-    let cached = local
-        .and_then(|l| l.gfree.try_borrow_mut().ok())
-        .and_then(|mut free| free.take(layout));
-    if let Some(cell) = cached {
-        return cell.cast();
-    }
+    let layout = match gfree::class_of(layout) {
+        Some(class) => {
+            // Never busy here (nothing that spawns runs while it is
+            // borrowed), but a plain allocation is the safe answer if so.
+            if let Some(mut free) = local.and_then(|l| l.gfree.try_borrow_mut().ok()) {
+                return free.take(class).cast();
+            }
+            // Off the workers: sized for its class, as the list it will
+            // join when it is freed expects.
+            gfree::class_layout(class)
+        }
+        None => layout,
+    };
     // SAFETY: `layout` is not zero-sized: every cell holds a `Header`.
     let p = unsafe { std::alloc::alloc(layout) };
     match NonNull::new(p) {
@@ -150,23 +156,29 @@ fn alloc_cell<M>(local: Option<&Local>) -> NonNull<GCell<M>> {
     }
 }
 
-/// Gives a dead cell to the cache of the worker this runs on, or back to
-/// the allocator off the workers or when the cache will not take it.
+/// Gives a dead cell back: to the cell lists of the worker this runs on,
+/// to the orphan list off the workers, or, for the sizes the lists do not
+/// serve, to the global allocator.
 ///
 /// # Safety
-/// `cell` was allocated by the global allocator with exactly `layout`,
-/// nothing refers to it any more, and its contents have been dropped.
+/// `cell` was allocated by `alloc_cell` for a `GCell` of `layout`, nothing
+/// refers to it any more, and its contents have been dropped.
 unsafe fn free_cell(cell: NonNull<u8>, layout: Layout) {
+    let Some(class) = gfree::class_of(layout) else {
+        // SAFETY: `alloc_cell` used the global allocator with exactly
+        // `layout` for cells of no class; the cell is unused.
+        unsafe { std::alloc::dealloc(cell.as_ptr(), layout) };
+        return;
+    };
     // Looked up only now, after the contents' drops ran: those may have
     // parked a migratable goroutine that then resumed on another worker.
-    let kept = match current_local().and_then(|l| l.gfree.try_borrow_mut().ok()) {
-        // SAFETY: the caller's contract is `put`'s.
-        Some(mut free) => unsafe { free.put(cell, layout) },
-        None => Err(cell),
-    };
-    if let Err(cell) = kept {
-        // SAFETY: the caller's contract: allocated with `layout`, unused.
-        unsafe { std::alloc::dealloc(cell.as_ptr(), layout) };
+    match current_local().and_then(|l| l.gfree.try_borrow_mut().ok()) {
+        // SAFETY: `alloc_cell` took a cell of this class from some P's
+        // lists or allocated it with `class_layout(class)`; the caller
+        // guarantees it is unused and its contents dropped.
+        Some(mut free) => unsafe { free.put(cell, class) },
+        // SAFETY: as above.
+        None => unsafe { gfree::orphan(cell, class) },
     }
 }
 
@@ -240,6 +252,7 @@ impl GRef {
     /// `local`, the spawning worker's P, if it has one. Also returns a
     /// typed pointer to the cell, valid for as long as some `GRef` to it
     /// lives.
+    #[inline]
     pub(crate) fn new<M: Main>(
         spec: Spec,
         main: M,

@@ -114,10 +114,13 @@
 //!
 //! ## Goroutine cells
 //!
-//! A goroutine is one heap cell: header, closure and result slot. Each P
-//! keeps up to 256 dead cells by exact layout and hands them to the next
-//! goroutines spawned on its worker (Go's `gFree`), so a steady spawn rate
-//! costs no malloc/free pair per goroutine (`sched/gfree.rs`).
+//! A goroutine is one heap cell: header, closure and result slot. Cells of
+//! up to 1 KiB come from per-P lists by size class (Go's `gFree`) and, when
+//! a list is empty, are carved from 256 KiB chunks the P takes from the
+//! allocator; a dead cell goes back to the lists of the worker it dies on.
+//! So no spawn pays for a malloc/free pair or grows glibc's heap a page at
+//! a time, and a chunk goes back to the allocator whole, when its worker
+//! idles with every cell of it home (`sched/gfree.rs`).
 //!
 //! ## Timers
 //!

@@ -85,7 +85,8 @@ pub(crate) struct Local {
     next_check: Cell<u64>,
     timers: RefCell<Timers>,
     pub(crate) stacks: RefCell<StackCache>,
-    /// Free goroutine cells, for the next spawns on this worker.
+    /// Goroutine cell memory: free cells by size class, and the chunks
+    /// new ones are carved from.
     pub(crate) gfree: RefCell<GFree>,
     pub(crate) graveyard: RefCell<Graveyard>,
     pub(crate) tick: Cell<u64>,

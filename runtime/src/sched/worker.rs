@@ -215,6 +215,9 @@ fn sleep(rt: &Runtime, local: &Local) {
         return;
     }
     local.graveyard.borrow_mut().sweep();
+    // Idle time is when whole chunks of goroutine cells go back to the
+    // allocator (see `gfree.rs`).
+    local.gfree.borrow_mut().trim();
     let parker = &local.shared().parker;
     // Sleep in the netpoller, so that a socket turning ready wakes this
     // worker directly (see `hooks::Poll`); unless the shard watches no

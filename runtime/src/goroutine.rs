@@ -23,7 +23,7 @@ use std::time::Instant;
 /// Small on purpose: corosensei passes values that fit in a register in a
 /// register, and anything bigger through memory on every switch (measured:
 /// ~21 ns for 64 bytes against ~4 ns for a word). A park's deadline travels
-/// in the goroutine's header instead. For the same reason a resume passes
+/// in the worker's P instead (`Local::park_deadline`). For the same reason a resume passes
 /// `()`: goroutine code never needs its worker after a switch (it never
 /// caches thread-local state across one, and re-reads what it needs through
 /// the non-inlined accessors below).
@@ -31,9 +31,12 @@ use std::time::Instant;
 pub(crate) enum Suspend {
     /// `yield_now`: requeue at the back.
     Yield,
-    /// Park until unparked (or the header's `park_deadline`): the scheduler
-    /// commits the permit after the switch.
+    /// Park until unparked: the scheduler commits the permit after the
+    /// switch.
     Park,
+    /// As `Park`, and also until the deadline the goroutine left in its
+    /// worker's `Local::park_deadline` just before it suspended.
+    ParkUntil,
 }
 
 pub(crate) type Coro = Coroutine<(), Suspend, (), Stack>;
@@ -205,17 +208,11 @@ pub(crate) struct Header {
     body: UnsafeCell<Body>,
     /// This goroutine's yielder, on its own stack; set when it starts.
     yielder: Cell<*const GYielder>,
-    /// Deadline of the park in progress; written by the goroutine before it
-    /// suspends, read by its worker right after.
-    park_deadline: Cell<Option<Instant>>,
     /// Scratch state for the wait protocol the goroutine is in.
     pub(crate) wait: WaitSlot,
 }
 
-// SAFETY: the fields that are not Sync are `body`, `yielder` and
-// `park_deadline`. `park_deadline` is written by the goroutine just before it
-// suspends and read by the scheduler just after, on the same thread, with
-// the goroutine's run right held throughout. `body` is
+// SAFETY: the fields that are not Sync are `body` and `yielder`. `body` is
 // only touched by the thread holding the goroutine's run right (it took the
 // goroutine from a run queue or is running it); the permit protocol makes
 // that right unique. `yielder` is only read by the goroutine itself while it
@@ -282,7 +279,6 @@ impl GRef {
                     hog_reported: AtomicBool::new(false),
                     body: UnsafeCell::new(Body::Unstarted),
                     yielder: Cell::new(std::ptr::null()),
-                    park_deadline: Cell::new(None),
                     wait: WaitSlot::default(),
                 },
                 main,
@@ -409,14 +405,22 @@ impl Header {
     }
 
     /// Parks the calling goroutine, which must be `self`.
+    ///
+    /// The deadline is left in the P of the worker this runs on, which is
+    /// the thread that resumed the goroutine and that reads it right after
+    /// the switch (it used to live in every goroutine's header: 16 bytes of
+    /// each cell, for the few parks that have a deadline).
     pub(crate) fn suspend_parked(&self, deadline: Option<Instant>) {
-        self.park_deadline.set(deadline);
-        self.suspend(Suspend::Park);
-    }
-
-    /// Scheduler side, right after a `Suspend::Park`: the park's deadline.
-    pub(crate) fn take_park_deadline(&self) -> Option<Instant> {
-        self.park_deadline.take()
+        match deadline {
+            None => self.suspend(Suspend::Park),
+            Some(at) => {
+                current_local()
+                    .expect("a goroutine runs on a worker")
+                    .park_deadline
+                    .set(Some(at));
+                self.suspend(Suspend::ParkUntil);
+            }
+        }
     }
 
     pub(crate) fn home(&self) -> usize {

@@ -90,6 +90,10 @@ pub(crate) struct Local {
     pub(crate) gfree: RefCell<GFree>,
     pub(crate) graveyard: RefCell<Graveyard>,
     pub(crate) tick: Cell<u64>,
+    /// The deadline of the park the running goroutine is suspending for
+    /// (`Suspend::ParkUntil`): set by the goroutine just before the switch,
+    /// taken by this worker's loop just after, on this thread.
+    pub(crate) park_deadline: Cell<Option<Instant>>,
     /// What is left of the running goroutine's fairness budget (see
     /// `park::consume_budget`); refilled before each run.
     pub(crate) budget: Cell<u32>,
@@ -115,6 +119,7 @@ impl Local {
             gfree: RefCell::new(GFree::new()),
             graveyard: RefCell::new(Graveyard::new()),
             tick: Cell::new(0),
+            park_deadline: Cell::new(None),
             budget: Cell::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 32)),
             spinning: Cell::new(false),

@@ -55,9 +55,10 @@ fn execute(local: &Local, g: GRef) {
 
     match result {
         CoroutineResult::Yield(Suspend::Yield) => local.push_back(g),
-        CoroutineResult::Yield(Suspend::Park) => {
-            if let Some(at) = g.take_park_deadline() {
-                local.add_timer(at, g.clone());
+        CoroutineResult::Yield(why @ (Suspend::Park | Suspend::ParkUntil)) => {
+            if why == Suspend::ParkUntil {
+                let at = local.park_deadline.take();
+                local.add_timer(at.expect("ParkUntil leaves its deadline"), g.clone());
             }
             if g.permit.commit() {
                 // Parked. The reference we hold now belongs to whoever wins

@@ -134,23 +134,19 @@ unsafe fn dealloc_cell<M: Main>(h: NonNull<Header>) {
 }
 
 /// Memory for a new `GCell<M>`, uninitialised: for the common sizes, a
-/// cell from the spawning worker's cell memory (`sched/gfree.rs`), else
-/// from the global allocator.
+/// cell from the spawning worker's cell memory, or off the workers from
+/// the global cell lists (`sched/gfree.rs`); else from the global
+/// allocator.
 fn alloc_cell<M>(local: Option<&Local>) -> NonNull<GCell<M>> {
     let layout = Layout::new::<GCell<M>>();
-    let layout = match gfree::class_of(layout) {
-        Some(class) => {
-            // Never busy here (nothing that spawns runs while it is
-            // borrowed), but a plain allocation is the safe answer if so.
-            if let Some(mut free) = local.and_then(|l| l.gfree.try_borrow_mut().ok()) {
-                return free.take(class).cast();
-            }
-            // Off the workers: sized for its class, as the list it will
-            // join when it is freed expects.
-            gfree::class_layout(class)
-        }
-        None => layout,
-    };
+    if let Some(class) = gfree::class_of(layout) {
+        // Never busy here (nothing that spawns runs while it is borrowed);
+        // the global lists serve as well if it were.
+        return match local.and_then(|l| l.gfree.try_borrow_mut().ok()) {
+            Some(mut free) => free.take(class).cast(),
+            None => gfree::take_global(class).cast(),
+        };
+    }
     // SAFETY: `layout` is not zero-sized: every cell holds a `Header`.
     let p = unsafe { std::alloc::alloc(layout) };
     match NonNull::new(p) {
@@ -160,8 +156,8 @@ fn alloc_cell<M>(local: Option<&Local>) -> NonNull<GCell<M>> {
 }
 
 /// Gives a dead cell back: to the cell lists of the worker this runs on,
-/// to the orphan list off the workers, or, for the sizes the lists do not
-/// serve, to the global allocator.
+/// to the global cell lists off the workers, or, for the sizes the lists
+/// do not serve, to the global allocator.
 ///
 /// # Safety
 /// `cell` was allocated by `alloc_cell` for a `GCell` of `layout`, nothing
@@ -176,9 +172,9 @@ unsafe fn free_cell(cell: NonNull<u8>, layout: Layout) {
     // Looked up only now, after the contents' drops ran: those may have
     // parked a migratable goroutine that then resumed on another worker.
     match current_local().and_then(|l| l.gfree.try_borrow_mut().ok()) {
-        // SAFETY: `alloc_cell` took a cell of this class from some P's
-        // lists or allocated it with `class_layout(class)`; the caller
-        // guarantees it is unused and its contents dropped.
+        // SAFETY: `alloc_cell` took this cell for this class from some P's
+        // lists or the global ones; the caller guarantees it is unused and
+        // its contents dropped.
         Some(mut free) => unsafe { free.put(cell, class) },
         // SAFETY: as above.
         None => unsafe { gfree::orphan(cell, class) },

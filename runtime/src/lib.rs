@@ -115,12 +115,15 @@
 //! ## Goroutine cells
 //!
 //! A goroutine is one heap cell: header, closure and result slot. Cells of
-//! up to 1 KiB come from per-P lists by size class (Go's `gFree`) and, when
-//! a list is empty, are carved from 256 KiB chunks the P takes from the
-//! allocator; a dead cell goes back to the lists of the worker it dies on.
-//! So no spawn pays for a malloc/free pair or grows glibc's heap a page at
-//! a time, and a chunk goes back to the allocator whole, when its worker
-//! idles with every cell of it home (`sched/gfree.rs`).
+//! up to 1 KiB come from per-P lists by size class, backed by global lists
+//! that long P lists spill to and empty ones refill from (Go's per-P and
+//! global `gFree`); only when both are empty is a cell carved from a
+//! 256 KiB chunk the P takes from the allocator. A dead cell goes back to
+//! the list of the worker it dies on. So no spawn pays for a malloc/free
+//! pair or grows glibc's heap a page at a time, cell memory is bounded by
+//! the goroutines alive at once, and a chunk goes back to the allocator
+//! whole when its worker idles and every cell of it is free
+//! (`sched/gfree.rs`).
 //!
 //! ## Timers
 //!

@@ -18,22 +18,22 @@
 //!   cells per class; a spawn on its worker takes one from there, and a
 //!   cell whose goroutine is gone goes back to the list of the worker it is
 //!   freed on.
-//! * When a list is empty, the P carves a new cell from its current chunk
-//!   of that class: a [`CHUNK`]-byte block from the global allocator
-//!   (large enough that glibc maps it directly), handed out front to back.
-//!   Only carving touches new memory, so a program's cells take the pages
-//!   they need and no more.
+//! * A P's list that grows past [`SPILL`] hands half of it to a global list
+//!   of its class, and an empty one refills from there before anything new
+//!   is carved (Go's per-P and global `gFree`). So cells flow from where
+//!   goroutines die to where they are spawned, and the memory held is
+//!   bounded by the goroutines that were alive at once, whatever the
+//!   pattern. Cells freed off the workers go to the global lists too.
+//! * Only when its list and the global one are empty does a P carve a new
+//!   cell, from its current chunk of that class: a [`CHUNK`]-byte block
+//!   from the global allocator (large enough that glibc maps it directly),
+//!   handed out front to back. Only carving touches new memory. Spawns off
+//!   the workers carve from chunks of the global lists' own.
 //! * A cell of these classes is never given back to the allocator by
-//!   itself. A chunk is, whole, once all the cells ever carved from it are
-//!   back in its P's lists: [`GFree::trim`] looks for such chunks when its
-//!   worker goes idle. Memory held after a burst is therefore bounded by
-//!   the goroutines that were alive at once, and goes back to the system
-//!   once the cells are home and the worker idles; cells that died on
-//!   another worker stay in that worker's lists and are reused there
-//!   (Go's `gFree` keeps every G it ever allocated).
-//! * A cell freed off the workers (a plain thread dropped the last
-//!   reference) goes to a global orphan list, and the next worker to idle
-//!   adopts it.
+//!   itself. A P's chunk is, whole, once every cell ever carved from it is
+//!   free again, in that P's lists or the global ones: [`GFree::trim`]
+//!   looks for such chunks when its worker goes idle, so a burst's memory
+//!   goes back to the system after it (Go keeps every G it ever made).
 //!
 //! Larger or more aligned cells are rare (the closure would have to carry
 //! over a kilobyte by value) and simply come from and go back to the
@@ -78,35 +78,89 @@ pub(crate) fn class_of(layout: Layout) -> Option<usize> {
     }
 }
 
-/// The layout of memory for a cell of `class` taken straight from the
-/// global allocator (by a thread that is not a worker): the class's full
-/// size, so that the cell can serve any closure of its class once it is
-/// freed into some P's list.
-pub(crate) fn class_layout(class: usize) -> Layout {
-    Layout::from_size_align(class * GRANULE, GRANULE).expect("cell class layout")
+/// A P's list of one class longer than this spills half to the global
+/// list (Go spills at 64; cells here are smaller than Go's Gs).
+const SPILL: usize = 256;
+
+/// Cells an empty P list takes from the global list at once.
+const REFILL: usize = 64;
+
+/// A free cell: unused memory of at least `class * GRANULE` bytes,
+/// aligned to `GRANULE`, inside some chunk, that nobody refers to and that
+/// is never deallocated by itself (only with its whole chunk).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct FreeCell(NonNull<u8>);
+
+// SAFETY: a free cell is unused memory owned by the list that holds it;
+// whoever takes it out of a list owns it, on whatever thread.
+unsafe impl Send for FreeCell {}
+
+/// Free cells shared by all workers (and plain threads), per class, with
+/// the chunks that spawns off the workers carve from.
+struct Global {
+    free: [Vec<FreeCell>; CLASSES],
+    bump: [(usize, usize); CLASSES],
 }
 
-/// A free cell of a chunked class, with its class.
-struct Orphan(NonNull<u8>, usize);
+static GLOBAL: Mutex<Global> = Mutex::new(Global {
+    free: [const { Vec::new() }; CLASSES],
+    bump: [(0, 0); CLASSES],
+});
 
-// SAFETY: an orphan is unused cell memory that its list owns; whoever
-// takes it out of the list owns it, on whatever thread.
-unsafe impl Send for Orphan {}
+/// Cells in `GLOBAL.free`, readable without the lock (a hint).
+static GLOBAL_LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// Cells of the chunked classes freed where no P could take them.
-static ORPHANS: Mutex<Vec<Orphan>> = Mutex::new(Vec::new());
+fn global() -> std::sync::MutexGuard<'static, Global> {
+    GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
-/// `ORPHANS.len()`, readable without the lock.
-static NUM_ORPHANS: AtomicUsize = AtomicUsize::new(0);
+impl Global {
+    fn note_len(&self) {
+        GLOBAL_LEN.store(self.free.iter().map(Vec::len).sum(), Relaxed);
+    }
+}
 
-/// Keeps a cell of class `class` that was freed off the workers.
+/// A cell of `class` for a spawn off the workers: a free one from the
+/// global list, else carved from a chunk of the global lists' own (never
+/// released: cells from it may be anywhere).
+pub(crate) fn take_global(class: usize) -> NonNull<u8> {
+    let mut g = global();
+    if let Some(FreeCell(cell)) = g.free[class].pop() {
+        g.note_len();
+        return cell;
+    }
+    let (next, end) = g.bump[class];
+    let (cell, bump) = carve_from(next, end, class);
+    g.bump[class] = bump;
+    cell
+}
+
+/// Keeps a cell of `class` that was freed off the workers.
 ///
 /// # Safety
 /// As [`GFree::put`].
 pub(crate) unsafe fn orphan(cell: NonNull<u8>, class: usize) {
-    let mut orphans = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-    orphans.push(Orphan(cell, class));
-    NUM_ORPHANS.store(orphans.len(), Relaxed);
+    let mut g = global();
+    g.free[class].push(FreeCell(cell));
+    g.note_len();
+}
+
+/// Carves a cell of `class` from the chunk `[next, end)`, or from a new
+/// chunk when that one is used up. Returns the cell and the new `(next,
+/// end)`; the chunk is new if `next` of the result's chunk differs.
+fn carve_from(mut next: usize, mut end: usize, class: usize) -> (NonNull<u8>, (usize, usize)) {
+    let size = class * GRANULE;
+    if end - next < size {
+        let layout = chunk_layout();
+        // SAFETY: the layout is not zero-sized.
+        let base = NonNull::new(unsafe { std::alloc::alloc(layout) })
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        next = base.as_ptr() as usize;
+        end = next + CHUNK;
+    }
+    // `next` lies inside an allocated chunk, so it is not 0.
+    let cell = NonNull::new(next as *mut u8).expect("chunk at address 0");
+    (cell, (next + size, end))
 }
 
 /// A chunk this P carved cells from.
@@ -117,11 +171,9 @@ struct Chunk {
     carved: usize,
 }
 
-/// The cell memory of one worker. Every cell in `free[class]` is unused
-/// memory of at least `class * GRANULE` bytes, aligned to `GRANULE`, that
-/// nobody else refers to and that is never deallocated by itself: it lies
-/// in a chunk (this P's or another's), or came from the global allocator
-/// with [`class_layout`] and stays in the lists for good.
+/// The cell memory of one worker. Every pointer in `free[class]` is a
+/// free cell (see [`FreeCell`]) of that class, from a chunk of this P,
+/// another P or the global lists.
 pub(crate) struct GFree {
     free: [Vec<NonNull<u8>>; CLASSES],
     /// Per class: where the next cell is carved, and the end of that chunk
@@ -150,128 +202,136 @@ impl GFree {
     }
 
     /// Memory for a cell of class `class` (from [`class_of`]): a free one
-    /// if this P has one, else a newly carved one. Uninitialised, at least
-    /// `class * GRANULE` bytes, aligned to `GRANULE`; the caller owns it
-    /// until it hands it back with [`put`](Self::put) or [`orphan`].
+    /// from this P's list or the global one, else a newly carved one.
+    /// Uninitialised, at least `class * GRANULE` bytes, aligned to
+    /// `GRANULE`; the caller owns it until it hands it back with
+    /// [`put`](Self::put) or [`orphan`].
     #[inline]
     pub(crate) fn take(&mut self, class: usize) -> NonNull<u8> {
         match self.free[class].pop() {
             Some(cell) => cell,
-            None => self.carve(class),
+            None => self.refill_or_carve(class),
         }
     }
 
-    /// Carves a cell of `class` from its current chunk, starting a new
-    /// chunk when that one is used up.
     #[cold]
     #[inline(never)]
-    fn carve(&mut self, class: usize) -> NonNull<u8> {
-        let size = class * GRANULE;
-        let (mut next, mut end) = self.bump[class];
-        if end - next < size {
-            let layout = chunk_layout();
-            // SAFETY: the layout is not zero-sized.
-            let base = NonNull::new(unsafe { std::alloc::alloc(layout) })
-                .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+    fn refill_or_carve(&mut self, class: usize) -> NonNull<u8> {
+        if GLOBAL_LEN.load(Relaxed) != 0 {
+            let mut g = global();
+            let list = &mut g.free[class];
+            let from = list.len().saturating_sub(REFILL);
+            self.free[class].extend(list.drain(from..).map(|FreeCell(c)| c));
+            g.note_len();
+            drop(g);
+            if let Some(cell) = self.free[class].pop() {
+                return cell;
+            }
+        }
+        let (next, end) = self.bump[class];
+        let (cell, bump) = carve_from(next, end, class);
+        if bump.1 != end {
+            // A new chunk.
             self.current[class] = Some(self.chunks.len());
             self.chunks.push(Chunk {
-                base,
+                base: cell,
                 class,
                 carved: 0,
             });
-            next = base.as_ptr() as usize;
-            end = next + CHUNK;
         }
-        self.bump[class] = (next + size, end);
+        self.bump[class] = bump;
         if let Some(i) = self.current[class] {
             self.chunks[i].carved += 1;
         }
-        // `next` lies inside the chunk, which is not at address 0.
-        NonNull::new(next as *mut u8).expect("chunk at address 0")
+        cell
     }
 
     /// Keeps a cell of class `class` for reuse.
     ///
     /// # Safety
-    /// `cell` came from [`take`](Self::take) with this class (here or on
-    /// another P) or from the global allocator with `class_layout(class)`,
-    /// nothing refers to it any more, and whatever it held has been
-    /// dropped.
+    /// `cell` came from [`take`](Self::take) (here or on another P) or
+    /// [`take_global`] with this class, nothing refers to it any more, and
+    /// whatever it held has been dropped.
     #[inline]
     pub(crate) unsafe fn put(&mut self, cell: NonNull<u8>, class: usize) {
         self.free[class].push(cell);
         self.put_since_scan += 1;
-    }
-
-    /// Idle-time housekeeping: adopts the orphaned cells, and gives back to
-    /// the allocator every chunk of this P, other than the ones carving
-    /// goes on from, all of whose cells are back in these lists.
-    pub(crate) fn trim(&mut self) {
-        self.adopt_orphans();
-        self.release_free_chunks();
-    }
-
-    /// Takes every orphaned cell into these lists.
-    fn adopt_orphans(&mut self) {
-        if NUM_ORPHANS.load(Relaxed) != 0 {
-            let mut orphans = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-            for Orphan(cell, class) in orphans.drain(..) {
-                self.free[class].push(cell);
-                self.put_since_scan += 1;
-            }
-            NUM_ORPHANS.store(0, Relaxed);
+        if self.free[class].len() > SPILL {
+            self.spill(class);
         }
     }
 
-    /// Gives back every chunk of this P, other than the ones carving goes
-    /// on from, all of whose cells are in these lists.
-    fn release_free_chunks(&mut self) {
+    /// Hands the older half of a long list to the global one.
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, class: usize) {
+        let mut g = global();
+        g.free[class].extend(self.free[class].drain(..SPILL / 2).map(FreeCell));
+        g.note_len();
+    }
+
+    /// Idle-time housekeeping: gives back to the allocator every chunk of
+    /// this P, other than the ones carving goes on from, all of whose cells
+    /// are free again, in this P's lists or the global ones.
+    ///
+    /// Looking costs a scan of those lists, so it waits until this P has
+    /// freed a quarter as many cells as they hold since it last looked
+    /// (O(1) per freed cell); a chunk whose cells all died on other workers
+    /// therefore waits for this one to free some of its own.
+    pub(crate) fn trim(&mut self) {
         if self.chunks.len() <= self.current.iter().flatten().count() {
             return;
         }
-        let cached: usize = self.free.iter().map(Vec::len).sum();
+        let cached = self.free.iter().map(Vec::len).sum::<usize>() + GLOBAL_LEN.load(Relaxed);
         if self.put_since_scan < (cached / 4).max(64) {
             return;
         }
         self.put_since_scan = 0;
+        // The global lists may hold our cells too; nobody takes from them
+        // while we count and remove.
+        let mut g = global();
         // Count the free cells of each of our chunks; a chunk whose count
         // equals what was carved from it has no cell in use anywhere.
-        let mut home: HashMap<usize, usize, BuildHasherDefault<ChunkHasher>> = self
+        let home: HashMap<usize, usize, BuildHasherDefault<ChunkHasher>> = self
             .chunks
             .iter()
             .enumerate()
             .map(|(i, c)| (c.base.as_ptr() as usize, i))
             .collect();
         let mut free_in = vec![0usize; self.chunks.len()];
-        for cells in &self.free {
-            for cell in cells {
-                if let Some(&i) = home.get(&chunk_of(*cell)) {
-                    free_in[i] += 1;
-                }
+        let global_cells = g.free.iter().flatten().map(|FreeCell(c)| c);
+        for cell in self.free.iter().flatten().chain(global_cells) {
+            if let Some(&i) = home.get(&chunk_of(*cell)) {
+                free_in[i] += 1;
             }
         }
-        let mut release = vec![false; self.chunks.len()];
-        for (i, chunk) in self.chunks.iter().enumerate() {
-            release[i] = free_in[i] == chunk.carved && self.current[chunk.class] != Some(i);
-        }
+        let release: Vec<bool> = (self.chunks.iter().enumerate())
+            .map(|(i, c)| free_in[i] == c.carved && self.current[c.class] != Some(i))
+            .collect();
         if !release.contains(&true) {
             return;
         }
+        let released = |cell: NonNull<u8>| home.get(&chunk_of(cell)).is_some_and(|&i| release[i]);
         for cells in &mut self.free {
-            cells.retain(|cell| home.get(&chunk_of(*cell)).is_none_or(|&i| !release[i]));
+            cells.retain(|&c| !released(c));
+        }
+        for cells in &mut g.free {
+            cells.retain(|&FreeCell(c)| !released(c));
             if cells.capacity() > 4 * cells.len().max(64) {
                 // A burst's big list goes back too.
                 cells.shrink_to(cells.len().max(64));
             }
         }
-        home.clear();
+        g.note_len();
+        drop(g);
         let mut kept = Vec::with_capacity(self.chunks.len());
         for (i, chunk) in std::mem::take(&mut self.chunks).into_iter().enumerate() {
             if release[i] {
-                // SAFETY: `carve` allocated the chunk with `chunk_layout()`;
-                // every cell carved from it was in our lists, none is in use
-                // (see the struct docs), and `retain` just removed them, so
-                // nothing refers into it any more.
+                // SAFETY: `refill_or_carve` allocated the chunk with
+                // `chunk_layout()`; every cell carved from it was free (in
+                // our lists or the global ones, which we held locked), and
+                // the `retain`s just removed them all, so nothing refers
+                // into it any more.
                 unsafe { std::alloc::dealloc(chunk.base.as_ptr(), chunk_layout()) };
             } else {
                 if self.current[chunk.class] == Some(i) {
@@ -353,10 +413,18 @@ mod tests {
         assert_eq!(class_of(Layout::from_size_align(64, 64).unwrap()), None);
     }
 
+    // The runtime's workers share the global lists with these tests, but
+    // only for the classes of real goroutine cells (200 bytes and up), so
+    // the tests use small classes, one each.
+
+    fn global_len(class: usize) -> usize {
+        global().free[class].len()
+    }
+
     #[test]
-    fn cells_are_reused_and_whole_chunks_go_back() {
+    fn cells_are_reused_spilled_and_whole_chunks_go_back() {
         let mut free = GFree::new();
-        let class = 17;
+        let class = 2;
         let per_chunk = CHUNK / (class * GRANULE);
         // Three chunks' worth, all distinct, aligned and inside chunks.
         let n = 2 * per_chunk + 5;
@@ -376,49 +444,62 @@ mod tests {
         // SAFETY: taken above with this class, unused.
         unsafe { free.put(cells[0], class) };
         assert_eq!(free.take(class), cells[0]);
-        // With one cell of the first chunk still out, only the second
-        // chunk goes back.
+        // Long lists spill to the global list; with one cell of the first
+        // chunk still out, only the second chunk goes back, wherever its
+        // free cells are.
         for &c in &cells[1..] {
             // SAFETY: as above.
             unsafe { free.put(c, class) };
         }
+        assert!(free.free[class].len() <= SPILL);
+        assert!(global_len(class) > 0);
         free.force_scan();
-        free.release_free_chunks();
+        free.trim();
         assert_eq!(free.chunks.len(), 2);
-        assert_eq!(free.len(), n - 1 - per_chunk);
-        // All home: the first chunk goes too, the current one stays.
+        assert_eq!(free.len() + global_len(class), n - 1 - per_chunk);
+        // All free: the first chunk goes too, the current one stays.
         // SAFETY: as above.
         unsafe { free.put(cells[0], class) };
         free.force_scan();
-        free.release_free_chunks();
+        free.trim();
         assert_eq!(free.chunks.len(), 1);
-        assert_eq!(free.len(), 5);
-        // Carving resumes in the current chunk.
-        let again = free.take(class);
-        assert_eq!(chunk_of(again), chunk_of(cells[n - 1]));
+        assert_eq!(free.len() + global_len(class), 5);
+        let current = chunk_of(cells[n - 1]);
+        assert!(free.free[class].iter().all(|&c| chunk_of(c) == current));
     }
 
     #[test]
-    fn orphans_are_adopted_and_never_released_by_their_new_p() {
+    fn cells_freed_elsewhere_reach_an_empty_list_through_the_global_one() {
         let mut a = GFree::new();
         let mut b = GFree::new();
-        let cell = a.take(3);
-        // SAFETY: carved for class 3, unused.
-        unsafe { orphan(cell, 3) };
-        b.adopt_orphans();
-        // The runtime's own idle workers (other tests in this process run
-        // goroutines) may have adopted it first; then there is nothing
-        // more to check here.
-        if !b.free[3].contains(&cell) {
-            return;
-        }
-        // A foreign cell is reused, but its new P never releases it.
-        assert_eq!(b.take(3), cell);
+        let class = 3;
+        let cell = a.take(class);
+        // Freed off the workers: into the global list.
+        // SAFETY: carved for this class, unused.
+        unsafe { orphan(cell, class) };
+        // `b`'s list is empty: it refills from there before carving.
+        assert_eq!(b.take(class), cell);
+        assert!(b.chunks.is_empty());
+        // Never released by `b`, whose chunk it is not; nor by `a` while
+        // `b` holds it.
         // SAFETY: as above.
-        unsafe { b.put(cell, 3) };
+        unsafe { b.put(cell, class) };
         b.force_scan();
-        b.release_free_chunks();
-        assert!(b.free[3].contains(&cell));
+        b.trim();
+        a.force_scan();
+        a.trim();
+        assert_eq!(b.free[class], vec![cell]);
         assert_eq!(a.chunks.len(), 1);
+    }
+
+    #[test]
+    fn spawns_off_the_workers_take_from_the_global_lists() {
+        let class = 4;
+        let x = take_global(class);
+        let y = take_global(class);
+        assert_ne!(x, y);
+        // SAFETY: taken for this class, unused.
+        unsafe { orphan(x, class) };
+        assert_eq!(take_global(class), x);
     }
 }

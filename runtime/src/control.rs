@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 /// });
 /// assert_eq!(h.join().unwrap(), "done");
 /// ```
+// Inlined into the caller on purpose (see `Header::suspend`).
+#[inline]
 pub fn yield_now() {
     match current_g() {
         Some(g) if !std::thread::panicking() => {

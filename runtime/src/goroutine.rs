@@ -4,6 +4,7 @@
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*, fence};
 use crate::park::WaitSlot;
 use crate::permit::Permit;
+use crate::sched::gfree;
 use crate::sched::processor::{Local, current_local};
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
@@ -22,7 +23,7 @@ use std::time::Instant;
 /// Small on purpose: corosensei passes values that fit in a register in a
 /// register, and anything bigger through memory on every switch (measured:
 /// ~21 ns for 64 bytes against ~4 ns for a word). A park's deadline travels
-/// in the goroutine's header instead. For the same reason a resume passes
+/// in the worker's P instead (`Local::park_deadline`). For the same reason a resume passes
 /// `()`: goroutine code never needs its worker after a switch (it never
 /// caches thread-local state across one, and re-reads what it needs through
 /// the non-inlined accessors below).
@@ -30,9 +31,12 @@ use std::time::Instant;
 pub(crate) enum Suspend {
     /// `yield_now`: requeue at the back.
     Yield,
-    /// Park until unparked (or the header's `park_deadline`): the scheduler
-    /// commits the permit after the switch.
+    /// Park until unparked: the scheduler commits the permit after the
+    /// switch.
     Park,
+    /// As `Park`, and also until the deadline the goroutine left in its
+    /// worker's `Local::park_deadline` just before it suspended.
+    ParkUntil,
 }
 
 pub(crate) type Coro = Coroutine<(), Suspend, (), Stack>;
@@ -124,23 +128,24 @@ unsafe fn dealloc_cell<M: Main>(h: NonNull<Header>) {
     // more, and the last reference calls this exactly once, so its contents
     // are dropped exactly once.
     unsafe { std::ptr::drop_in_place(cell.as_ptr()) };
-    // SAFETY: `alloc_cell` got the cell from the global allocator with
-    // this layout, directly or through a cache that only holds such cells;
+    // SAFETY: `alloc_cell` allocated the cell for a `GCell<M>` (`GRef::new`);
     // its contents were just dropped and nothing refers to it.
     unsafe { free_cell(cell.cast(), Layout::new::<GCell<M>>()) };
 }
 
-/// Memory for a new `GCell<M>`: a cell from this worker's cache if it has
-/// one of that exact layout, else a fresh allocation. Uninitialised.
+/// Memory for a new `GCell<M>`, uninitialised: for the common sizes, a
+/// cell from the spawning worker's cell memory, or off the workers from
+/// the global cell lists (`sched/gfree.rs`); else from the global
+/// allocator.
 fn alloc_cell<M>(local: Option<&Local>) -> NonNull<GCell<M>> {
     let layout = Layout::new::<GCell<M>>();
-    // Never panics on a busy cache (it is not borrowed across any code that
-    // could spawn), but falls back to the allocator rather than risk it.
-    let cached = local
-        .and_then(|l| l.gfree.try_borrow_mut().ok())
-        .and_then(|mut free| free.take(layout));
-    if let Some(cell) = cached {
-        return cell.cast();
+    if let Some(class) = gfree::class_of(layout) {
+        // Never busy here (nothing that spawns runs while it is borrowed);
+        // the global lists serve as well if it were.
+        return match local.and_then(|l| l.gfree.try_borrow_mut().ok()) {
+            Some(mut free) => free.take(class).cast(),
+            None => gfree::take_global(class).cast(),
+        };
     }
     // SAFETY: `layout` is not zero-sized: every cell holds a `Header`.
     let p = unsafe { std::alloc::alloc(layout) };
@@ -150,23 +155,29 @@ fn alloc_cell<M>(local: Option<&Local>) -> NonNull<GCell<M>> {
     }
 }
 
-/// Gives a dead cell to the cache of the worker this runs on, or back to
-/// the allocator off the workers or when the cache will not take it.
+/// Gives a dead cell back: to the cell lists of the worker this runs on,
+/// to the global cell lists off the workers, or, for the sizes the lists
+/// do not serve, to the global allocator.
 ///
 /// # Safety
-/// `cell` was allocated by the global allocator with exactly `layout`,
-/// nothing refers to it any more, and its contents have been dropped.
+/// `cell` was allocated by `alloc_cell` for a `GCell` of `layout`, nothing
+/// refers to it any more, and its contents have been dropped.
 unsafe fn free_cell(cell: NonNull<u8>, layout: Layout) {
+    let Some(class) = gfree::class_of(layout) else {
+        // SAFETY: `alloc_cell` used the global allocator with exactly
+        // `layout` for cells of no class; the cell is unused.
+        unsafe { std::alloc::dealloc(cell.as_ptr(), layout) };
+        return;
+    };
     // Looked up only now, after the contents' drops ran: those may have
     // parked a migratable goroutine that then resumed on another worker.
-    let kept = match current_local().and_then(|l| l.gfree.try_borrow_mut().ok()) {
-        // SAFETY: the caller's contract is `put`'s.
-        Some(mut free) => unsafe { free.put(cell, layout) },
-        None => Err(cell),
-    };
-    if let Err(cell) = kept {
-        // SAFETY: the caller's contract: allocated with `layout`, unused.
-        unsafe { std::alloc::dealloc(cell.as_ptr(), layout) };
+    match current_local().and_then(|l| l.gfree.try_borrow_mut().ok()) {
+        // SAFETY: `alloc_cell` took this cell for this class from some P's
+        // lists or the global ones; the caller guarantees it is unused and
+        // its contents dropped.
+        Some(mut free) => unsafe { free.put(cell, class) },
+        // SAFETY: as above.
+        None => unsafe { gfree::orphan(cell, class) },
     }
 }
 
@@ -193,17 +204,11 @@ pub(crate) struct Header {
     body: UnsafeCell<Body>,
     /// This goroutine's yielder, on its own stack; set when it starts.
     yielder: Cell<*const GYielder>,
-    /// Deadline of the park in progress; written by the goroutine before it
-    /// suspends, read by its worker right after.
-    park_deadline: Cell<Option<Instant>>,
     /// Scratch state for the wait protocol the goroutine is in.
     pub(crate) wait: WaitSlot,
 }
 
-// SAFETY: the fields that are not Sync are `body`, `yielder` and
-// `park_deadline`. `park_deadline` is written by the goroutine just before it
-// suspends and read by the scheduler just after, on the same thread, with
-// the goroutine's run right held throughout. `body` is
+// SAFETY: the fields that are not Sync are `body` and `yielder`. `body` is
 // only touched by the thread holding the goroutine's run right (it took the
 // goroutine from a run queue or is running it); the permit protocol makes
 // that right unique. `yielder` is only read by the goroutine itself while it
@@ -240,37 +245,41 @@ impl GRef {
     /// `local`, the spawning worker's P, if it has one. Also returns a
     /// typed pointer to the cell, valid for as long as some `GRef` to it
     /// lives.
+    #[inline]
     pub(crate) fn new<M: Main>(
         spec: Spec,
         main: M,
         local: Option<&Local>,
     ) -> (GRef, NonNull<GCell<M>>) {
-        let cell = GCell {
-            hdr: Header {
-                refs: AtomicUsize::new(1),
-                vtable: &VtableOf::<M>::VTABLE,
-                id: spec.id,
-                name: spec.name,
-                spawn_site: spec.spawn_site,
-                stack_size: spec.stack_size,
-                migratable: spec.migratable,
-                permit: Permit::new(),
-                home: AtomicUsize::new(NO_HOME),
-                timer_seq: AtomicU64::new(0),
-                hog_reported: AtomicBool::new(false),
-                body: UnsafeCell::new(Body::Unstarted),
-                yielder: Cell::new(std::ptr::null()),
-                park_deadline: Cell::new(None),
-                wait: WaitSlot::default(),
-            },
-            main,
-        };
+        // Memory first, then the cell written straight into it: built the
+        // other way round, the whole cell was assembled on the stack and
+        // copied over (a `memcpy` of ~60 instructions per spawn).
         let typed = alloc_cell::<M>(local);
         // SAFETY: `alloc_cell` returns memory that is valid for writes of a
         // `GCell<M>`, aligned for it and owned by us (uninitialised, be it
         // fresh or recycled). `write` initialises every field, and nothing
         // reads the old bytes.
-        unsafe { typed.as_ptr().write(cell) };
+        unsafe {
+            typed.as_ptr().write(GCell {
+                hdr: Header {
+                    refs: AtomicUsize::new(1),
+                    vtable: &VtableOf::<M>::VTABLE,
+                    id: spec.id,
+                    name: spec.name,
+                    spawn_site: spec.spawn_site,
+                    stack_size: spec.stack_size,
+                    migratable: spec.migratable,
+                    permit: Permit::new(),
+                    home: AtomicUsize::new(NO_HOME),
+                    timer_seq: AtomicU64::new(0),
+                    hog_reported: AtomicBool::new(false),
+                    body: UnsafeCell::new(Body::Unstarted),
+                    yielder: Cell::new(std::ptr::null()),
+                    wait: WaitSlot::default(),
+                },
+                main,
+            })
+        };
         (GRef(typed.cast()), typed)
     }
 
@@ -369,6 +378,19 @@ impl Header {
     }
 
     /// Suspends the calling goroutine, which must be `self`.
+    ///
+    /// Inlined, as is `yield_now` around it, for the CPU's return-address
+    /// predictor. corosensei resumes a goroutine with a `call` into its
+    /// stack and suspends it with a `ret` back to the worker, so the
+    /// predictor's top entry is right only if the goroutine made no
+    /// unmatched return in between. Every frame the goroutine returns
+    /// through after a resume, up to its next suspension, is such a return:
+    /// two mispredicted returns per switch when `yield_now` was a call of
+    /// its own, measured at ~20 ns of a 25 ns yield, against ~5 ns inlined
+    /// (GAPS §6). Inlining is as sound as the call was: goroutine code may
+    /// keep a thread-local's address across either (the soundness rule,
+    /// DESIGN §3), and runtime code reads no thread-local after a switch.
+    #[inline]
     pub(crate) fn suspend(&self, why: Suspend) {
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
@@ -379,14 +401,22 @@ impl Header {
     }
 
     /// Parks the calling goroutine, which must be `self`.
+    ///
+    /// The deadline is left in the P of the worker this runs on, which is
+    /// the thread that resumed the goroutine and that reads it right after
+    /// the switch (it used to live in every goroutine's header: 16 bytes of
+    /// each cell, for the few parks that have a deadline).
     pub(crate) fn suspend_parked(&self, deadline: Option<Instant>) {
-        self.park_deadline.set(deadline);
-        self.suspend(Suspend::Park);
-    }
-
-    /// Scheduler side, right after a `Suspend::Park`: the park's deadline.
-    pub(crate) fn take_park_deadline(&self) -> Option<Instant> {
-        self.park_deadline.take()
+        match deadline {
+            None => self.suspend(Suspend::Park),
+            Some(at) => {
+                current_local()
+                    .expect("a goroutine runs on a worker")
+                    .park_deadline
+                    .set(Some(at));
+                self.suspend(Suspend::ParkUntil);
+            }
+        }
     }
 
     pub(crate) fn home(&self) -> usize {

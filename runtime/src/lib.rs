@@ -114,10 +114,16 @@
 //!
 //! ## Goroutine cells
 //!
-//! A goroutine is one heap cell: header, closure and result slot. Each P
-//! keeps up to 256 dead cells by exact layout and hands them to the next
-//! goroutines spawned on its worker (Go's `gFree`), so a steady spawn rate
-//! costs no malloc/free pair per goroutine (`sched/gfree.rs`).
+//! A goroutine is one heap cell: header, closure and result slot. Cells of
+//! up to 1 KiB come from per-P lists by size class, backed by global lists
+//! that long P lists spill to and empty ones refill from (Go's per-P and
+//! global `gFree`); only when both are empty is a cell carved from a
+//! 256 KiB chunk the P takes from the allocator. A dead cell goes back to
+//! the list of the worker it dies on. So no spawn pays for a malloc/free
+//! pair or grows glibc's heap a page at a time, cell memory is bounded by
+//! the goroutines alive at once, and a chunk goes back to the allocator
+//! whole when its worker idles and every cell of it is free
+//! (`sched/gfree.rs`).
 //!
 //! ## Timers
 //!

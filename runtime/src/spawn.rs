@@ -180,7 +180,7 @@ impl Builder {
         let local = current_local();
         let id = match local {
             Some(local) => {
-                WorkerShared::bump(&rt.workers[local.index].spawned);
+                WorkerShared::bump(&local.shared().spawned);
                 local.next_goroutine_id()
             }
             None => {

@@ -130,3 +130,91 @@ fn a_plain_thread_has_no_budget_to_spend() {
         gofer::park::consume_budget();
     }
 }
+
+/// Two goroutines that yield until `stop` is set: a worker that never runs
+/// out of local work, so whatever else it runs it found through the
+/// periodic checks of its scheduling loop, not by going idle.
+fn busy_pair(stop: &Arc<AtomicBool>) -> Vec<gofer::JoinHandle<()>> {
+    (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            gofer::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while !stop.load(Ordering::SeqCst) {
+                    assert!(Instant::now() < deadline, "starved: never stopped");
+                    gofer::yield_now();
+                }
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_timer_fires_while_the_worker_never_runs_dry() {
+    one_worker();
+    // The sleeper arms the worker's first timer while yielders keep its
+    // queue full: the timer checks must resume then (`add_timer`).
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let driver = gofer::spawn(move || {
+        let pair = busy_pair(&s);
+        gofer::sleep(Duration::from_millis(20));
+        s.store(true, Ordering::SeqCst);
+        pair
+    });
+    for h in driver.join().unwrap() {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn a_spawn_from_a_thread_runs_while_the_worker_never_runs_dry() {
+    one_worker();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let (s, st) = (stop.clone(), started.clone());
+    let driver = gofer::spawn(move || {
+        let pair = busy_pair(&s);
+        st.store(true, Ordering::SeqCst);
+        pair
+    });
+    while !started.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    // From a plain thread: the global queue, which the busy worker only
+    // looks at every 61st tick.
+    let s = stop.clone();
+    gofer::spawn(move || s.store(true, Ordering::SeqCst))
+        .join()
+        .unwrap();
+    for h in driver.join().unwrap() {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn a_remote_wakeup_runs_while_the_worker_never_runs_dry() {
+    use gofer::park::{Task, park};
+    one_worker();
+    let stop = Arc::new(AtomicBool::new(false));
+    let go = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (s, g) = (stop.clone(), go.clone());
+    let parked = gofer::spawn(move || {
+        let pair = busy_pair(&s);
+        tx.send(Task::current()).unwrap();
+        // Woken from a plain thread: through this worker's inbox, while
+        // the pair keeps the worker busy.
+        while !g.load(Ordering::SeqCst) {
+            park();
+        }
+        s.store(true, Ordering::SeqCst);
+        pair
+    });
+    let task = rx.recv().unwrap();
+    go.store(true, Ordering::SeqCst);
+    task.unpark();
+    for h in parked.join().unwrap() {
+        h.join().unwrap();
+    }
+}

@@ -140,7 +140,7 @@ mod runtime {
         /// Takes a batch from the global queue into `local`, returning one.
         pub(crate) fn take_global(&self, local: &Local) -> Option<GRef> {
             loop {
-                match self.injector.steal_batch_and_pop(&local.fresh) {
+                match local.steal_global(&self.injector) {
                     Steal::Success(g) => return Some(g),
                     Steal::Empty => return None,
                     Steal::Retry => continue,
@@ -154,7 +154,7 @@ mod runtime {
         let rt = runtime();
         match current_local() {
             Some(local) => {
-                local.fresh.push(g);
+                local.push_fresh(g);
                 // The owner is awake and will run it; wake another worker
                 // only for parallelism, so no fence is needed here — and
                 // only if there is more queued here than the owner runs

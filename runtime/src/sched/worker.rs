@@ -12,19 +12,19 @@ use std::sync::atomic::Ordering::*;
 /// the process.
 pub(crate) fn run(rt: &'static Runtime, index: usize, fresh: Deque<GRef>) {
     crate::stack::ensure_altstack();
-    let local = Local::new(index, fresh);
+    let local = Local::new(rt, index, fresh);
     set_current_local(&local);
     loop {
         let g = find_runnable(rt, &local);
-        execute(rt, &local, g);
+        execute(&local, g);
     }
 }
 
 /// Runs `g` until it suspends or finishes.
-fn execute(rt: &Runtime, local: &Local, g: GRef) {
+fn execute(local: &Local, g: GRef) {
     let tick = local.tick.get().wrapping_add(1);
     local.tick.set(tick);
-    let shared = &rt.workers[local.index];
+    let shared = local.shared();
     shared.tick.store(tick, Relaxed);
 
     // SAFETY: `g` came out of a run queue, which hands out the run right;
@@ -55,9 +55,10 @@ fn execute(rt: &Runtime, local: &Local, g: GRef) {
 
     match result {
         CoroutineResult::Yield(Suspend::Yield) => local.push_back(g),
-        CoroutineResult::Yield(Suspend::Park) => {
-            if let Some(at) = g.take_park_deadline() {
-                local.add_timer(rt, at, g.clone());
+        CoroutineResult::Yield(why @ (Suspend::Park | Suspend::ParkUntil)) => {
+            if why == Suspend::ParkUntil {
+                let at = local.park_deadline.take();
+                local.add_timer(at.expect("ParkUntil leaves its deadline"), g.clone());
             }
             if g.permit.commit() {
                 // Parked. The reference we hold now belongs to whoever wins
@@ -127,7 +128,7 @@ fn find_runnable(rt: &Runtime, local: &Local) -> GRef {
         if let Some(g) = local.pop(rt) {
             return found(rt, local, g);
         }
-        if local.run_timers(rt) > 0 {
+        if local.run_timers() > 0 {
             continue;
         }
         if let Some(g) = rt.take_global(local) {
@@ -171,7 +172,7 @@ fn steal(rt: &Runtime, local: &Local) -> Option<GRef> {
             if victim == local.index {
                 continue;
             }
-            match rt.workers[victim].stealer.steal_batch_and_pop(&local.fresh) {
+            match local.steal_from(&rt.workers[victim].stealer) {
                 Steal::Success(g) => return Some(g),
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
@@ -189,7 +190,7 @@ fn steal(rt: &Runtime, local: &Local) -> Option<GRef> {
 
 /// Is there work this worker could take, anywhere?
 fn work_visible(rt: &Runtime, local: &Local) -> bool {
-    local.has_work(&rt.workers[local.index])
+    local.has_work()
         || !rt.injector.is_empty()
         || rt
             .workers
@@ -205,7 +206,7 @@ fn sleep(rt: &Runtime, local: &Local) {
     rt.idle.sleep(local.index, was_spinning);
     if work_visible(rt, local) {
         let handed_off = rt.idle.woke(local.index);
-        let own = local.has_work(&rt.workers[local.index]);
+        let own = local.has_work();
         if handed_off {
             local.spinning.set(true);
         } else if !own {
@@ -215,7 +216,10 @@ fn sleep(rt: &Runtime, local: &Local) {
         return;
     }
     local.graveyard.borrow_mut().sweep();
-    let parker = &rt.workers[local.index].parker;
+    // Idle time is when whole chunks of goroutine cells go back to the
+    // allocator (see `gfree.rs`).
+    local.gfree.borrow_mut().trim();
+    let parker = &local.shared().parker;
     // Sleep in the netpoller, so that a socket turning ready wakes this
     // worker directly (see `hooks::Poll`); unless the shard watches no
     // socket, or a worker sharing it (past `MAX_POLL_SHARDS` workers)

@@ -80,6 +80,7 @@ mod context;
 mod counter;
 mod err;
 mod flavors;
+mod lock;
 mod rt;
 mod select;
 mod select_macro;
@@ -100,7 +101,8 @@ pub use crate::select::{Select, SelectedOperation};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::select::internal::{
-        Handle, recv_handle, select, select_deadline, select_timeout, send_handle, try_select,
+        Handle, RecvArm, recv_arm_handle, recv_handle, select, select_deadline, select_timeout,
+        send_handle, try_select,
     };
     pub use crate::select::{SelectHandle, Token};
 }

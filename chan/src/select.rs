@@ -249,11 +249,15 @@ pub(crate) fn run_select<'a>(
     loop {
         let chosen = Context::with(|cx| {
             let mut sel = Selected::Waiting;
-            let mut registered = 0;
             let mut index_ready = None;
+            let mut listed = Listed {
+                handles: &mut *handles as *mut [Handle<'a>],
+                registered: 0,
+                cx,
+            };
 
             for entry in handles.iter_mut() {
-                registered += 1;
+                listed.registered += 1;
                 let (handle, i, _) = *entry;
                 if handle.register(Operation::hook(entry), cx) {
                     // It became ready while we registered: take it after
@@ -286,10 +290,11 @@ pub(crate) fn run_select<'a>(
                 sel = cx.wait_until(deadline);
             }
 
-            for entry in handles.iter_mut().take(registered) {
+            for entry in handles.iter_mut().take(listed.registered) {
                 let (handle, _, _) = *entry;
                 handle.unregister(Operation::hook(entry));
             }
+            std::mem::forget(listed);
 
             match sel {
                 Selected::Waiting => unreachable!("a wait returned undecided"),
@@ -323,6 +328,42 @@ pub(crate) fn run_select<'a>(
             && Instant::now() >= when
         {
             return None;
+        }
+    }
+}
+
+/// The registrations of one round of [`run_select`], undone if the round
+/// unwinds before its normal unregistering (a panic in the park): entries
+/// listed in a channel point into this frame (packets of `select!` arms)
+/// and at its context. If a peer already picked one of our operations, it
+/// is accepted and abandoned, which waits until the peer is done with our
+/// packet and gives the peer its turn back. The normal path `forget`s it.
+struct Listed<'c, 'a> {
+    handles: *mut [Handle<'a>],
+    registered: usize,
+    cx: &'c Context,
+}
+
+impl Drop for Listed<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: `handles` is the slice `run_select` borrows mutably for
+        // the whole round; the loop that used it is gone (we unwind out
+        // of it), so this is the only access.
+        let handles = unsafe { &mut *self.handles };
+        for entry in handles.iter_mut().take(self.registered) {
+            let (handle, _, _) = *entry;
+            handle.unregister(Operation::hook(entry));
+        }
+        if let Selected::Operation(oper) = self.cx.selected() {
+            for entry in handles.iter_mut().take(self.registered) {
+                if Operation::hook(entry) == oper {
+                    let mut token = Token::default();
+                    if entry.0.accept(&mut token, self.cx) {
+                        entry.0.abandon(&mut token);
+                    }
+                    break;
+                }
+            }
         }
     }
 }
@@ -707,6 +748,75 @@ pub mod internal {
     /// The handle and address of a receive arm.
     pub fn recv_handle<T>(r: &Receiver<T>) -> (&dyn SelectHandle, *const u8) {
         (r, r as *const Receiver<T> as *const u8)
+    }
+
+    /// A `select!` receive arm: its receiver, and the packet a wait on a
+    /// rendezvous channel lists — in the frame of the `select!` statement,
+    /// so that waiting allocates nothing (the dynamic [`Select`] boxes
+    /// one per wait instead). The frame outlives every use: a select
+    /// returns only after its chosen packet was handed back, and its
+    /// other entries were unlisted. Other flavors ignore the packet.
+    pub struct RecvArm<'a, T> {
+        r: &'a Receiver<T>,
+        packet: flavors::zero::Packet<T>,
+    }
+
+    impl<'a, T> RecvArm<'a, T> {
+        /// The arm for `r`.
+        #[inline]
+        pub fn new(r: &'a Receiver<T>) -> Self {
+            RecvArm {
+                r,
+                packet: flavors::zero::Packet::in_frame(),
+            }
+        }
+    }
+
+    impl<T> SelectHandle for RecvArm<'_, T> {
+        fn try_select(&self, token: &mut Token) -> bool {
+            self.r.try_select(token)
+        }
+        fn deadline(&self) -> Option<Instant> {
+            self.r.deadline()
+        }
+        fn register(&self, oper: Operation, cx: &Context) -> bool {
+            match self.r.as_zero() {
+                Some(z) => z.receiver_in(&self.packet).register(oper, cx),
+                None => self.r.register(oper, cx),
+            }
+        }
+        fn unregister(&self, oper: Operation) {
+            match self.r.as_zero() {
+                Some(z) => z.receiver_in(&self.packet).unregister(oper),
+                None => self.r.unregister(oper),
+            }
+        }
+        fn accept(&self, token: &mut Token, cx: &Context) -> bool {
+            match self.r.as_zero() {
+                Some(z) => z.receiver_in(&self.packet).accept(token, cx),
+                None => self.r.accept(token, cx),
+            }
+        }
+        fn is_ready(&self) -> bool {
+            self.r.is_ready()
+        }
+        fn watch(&self, oper: Operation, cx: &Context) -> bool {
+            self.r.watch(oper, cx)
+        }
+        fn unwatch(&self, oper: Operation) {
+            self.r.unwatch(oper)
+        }
+        fn stamp(&self) -> usize {
+            self.r.stamp()
+        }
+        fn abandon(&self, token: &mut Token) {
+            self.r.abandon(token)
+        }
+    }
+
+    /// The handle and address of a `select!` receive arm.
+    pub fn recv_arm_handle<'a, T>(arm: &'a RecvArm<'a, T>) -> (&'a dyn SelectHandle, *const u8) {
+        (arm, arm.r as *const Receiver<T> as *const u8)
     }
 
     /// The handle and address of a send arm.

@@ -170,9 +170,9 @@ macro_rules! __select_internal {
         [$($lets:tt)*] [$($handles:tt)*] [$($dispatch:tt)*]
         [(recv ($r:expr) ($p:pat) $body:block) $($cases:tt)*]) => {
         $crate::__select_internal!(@bind $b $def $oper $index ($($i)* + 1)
-            [$($lets)* (__select_chan $r)]
+            [$($lets)* (recv __select_chan __select_arm $r)]
             [$($handles)* {
-                let (h, p) = $crate::__private::recv_handle(__select_chan);
+                let (h, p) = $crate::__private::recv_arm_handle(&__select_arm);
                 (h, $($i)*, p)
             },]
             [$($dispatch)* if $index == $($i)* {
@@ -204,6 +204,15 @@ macro_rules! __select_internal {
     // ---- @nest: bind each channel expression with a `match`, so that
     // temporaries inside it (`r.unwrap_or(&never())`) live until the
     // select is over, as they would in crossbeam's macro.
+    // A receive arm also gets its `RecvArm` (its packet lives here).
+    (@nest [(recv $chan:ident $arm:ident $e:expr) $($rest:tt)*] $body:block) => {
+        match &$e {
+            $chan => {
+                let $arm = $crate::__private::RecvArm::new($chan);
+                $crate::__select_internal!(@nest [$($rest)*] $body)
+            }
+        }
+    };
     (@nest [($chan:ident $e:expr) $($rest:tt)*] $body:block) => {
         match &$e {
             $chan => $crate::__select_internal!(@nest [$($rest)*] $body),

@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 pub struct Operation(usize);
 
 impl Operation {
+    /// No operation: the value of an unlisted packet's link.
+    pub(crate) const NONE: Operation = Operation(0);
+
     /// The operation whose slot is `r`. `r` must stay put while the
     /// operation is registered.
     #[inline]

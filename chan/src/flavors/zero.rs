@@ -56,8 +56,7 @@ use crate::select::{Operation, SelectHandle, Selected, Token};
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::utils::Backoff;
 use crate::waker::Waker;
-use std::cell::UnsafeCell;
-use std::collections::VecDeque;
+use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::time::Instant;
 
@@ -99,8 +98,12 @@ enum Home {
     Frame,
 }
 
-/// Where a message meets its receiver.
+/// Where a message meets its receiver. It carries its own list link
+/// (first, so that a link's address is its packet's), as Go's sudog does:
+/// listing a waiter allocates nothing and unlisting it moves nothing.
+#[repr(C)]
 pub(crate) struct Packet<T> {
+    link: Link,
     home: Home,
     /// The picker is done with the packet (see the module docs).
     ready: AtomicBool,
@@ -110,6 +113,7 @@ pub(crate) struct Packet<T> {
 impl<T> Packet<T> {
     fn new(home: Home, msg: Option<T>) -> Packet<T> {
         Packet {
+            link: Link::new(),
             home,
             ready: AtomicBool::new(false),
             msg: UnsafeCell::new(msg),
@@ -161,57 +165,156 @@ impl<T> Packet<T> {
     }
 }
 
-/// One listed waiter.
+/// A packet's place in a wait list. Written only under the channel lock
+/// (by the owner before listing, by list operations after), hence cells:
+/// the packet itself is shared with its owner, who only reads `ready`
+/// and, once released, `msg`.
+struct Link {
+    next: Cell<*const Link>,
+    oper: Cell<Operation>,
+    /// The waiter's context, borrowed (see the module docs).
+    cx: Cell<*const Context>,
+}
+
+impl Link {
+    fn new() -> Link {
+        Link {
+            next: Cell::new(std::ptr::null()),
+            oper: Cell::new(Operation::NONE),
+            cx: Cell::new(std::ptr::null()),
+        }
+    }
+}
+
+/// A picked or unlisted waiter: its packet (a `Packet<T>`) and context.
 #[derive(Clone, Copy)]
 struct Waiter {
-    oper: Operation,
-    /// A `Packet<T>` of this channel's `T`.
     packet: *mut (),
-    /// Borrowed from the waiter (see the module docs).
     cx: *const Context,
 }
 
-/// The first listed waiter whose wait is still undecided, decided for its
-/// operation and unlisted. Entries of waiters decided elsewhere stay: their
-/// owners unlist them (and free their boxes). Call with the lock held.
-#[inline]
-fn pick(list: &mut VecDeque<Waiter>) -> Option<Waiter> {
-    let mut i = 0;
-    while let Some(w) = list.get(i) {
-        // SAFETY: a listed waiter's context is valid until its entry is
-        // unlisted, which needs the lock we hold.
-        if unsafe { &*w.cx }
-            .try_select(Selected::Operation(w.oper))
-            .is_ok()
-        {
-            // Almost always the front: the longest waiter.
-            return if i == 0 {
-                list.pop_front()
-            } else {
-                list.remove(i)
-            };
+/// A FIFO of listed packets, linked through their `Link`s. Every method
+/// is called with the channel lock held, and every listed link belongs to
+/// a packet that stays put until it is unlisted (see the module docs) —
+/// the safety argument of each dereference below.
+struct WaitList {
+    head: *const Link,
+    tail: *const Link,
+}
+
+impl WaitList {
+    fn new() -> WaitList {
+        WaitList {
+            head: std::ptr::null(),
+            tail: std::ptr::null(),
         }
-        i += 1;
     }
-    None
-}
 
-/// Unlists `oper`'s entry; `None` if it is not listed (it was picked).
-fn unlist(list: &mut VecDeque<Waiter>, oper: Operation) -> Option<Waiter> {
-    let i = list.iter().position(|w| w.oper == oper)?;
-    if i == 0 {
-        list.pop_front()
-    } else {
-        list.remove(i)
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.head.is_null()
     }
-}
 
-/// Is a waiter of another task listed whose wait is still undecided?
-fn can_pick(list: &VecDeque<Waiter>, me: *const Context) -> bool {
-    list.iter().any(|w| {
-        // SAFETY: as in `pick`; the caller holds the lock.
-        w.cx != me && unsafe { &*w.cx }.selected() == Selected::Waiting
-    })
+    /// Lists `packet` (a `Packet<T>`) for `oper` of the waiter `cx`.
+    #[inline]
+    fn push(&mut self, packet: *const (), oper: Operation, cx: *const Context) {
+        let link = packet as *const Link;
+        // SAFETY: `packet` is a live `Packet<T>`, which starts with its
+        // link (`repr(C)`); not listed, so nobody else touches the link.
+        unsafe {
+            (*link).next.set(std::ptr::null());
+            (*link).oper.set(oper);
+            (*link).cx.set(cx);
+        }
+        if self.tail.is_null() {
+            self.head = link;
+        } else {
+            // SAFETY: the tail is listed (see the type docs).
+            unsafe { (*self.tail).next.set(link) };
+        }
+        self.tail = link;
+    }
+
+    /// Unlinks `link`, whose predecessor is `prev` (null: the head).
+    #[inline]
+    fn unlink(&mut self, prev: *const Link, link: *const Link) -> Waiter {
+        // SAFETY: both are listed (see the type docs).
+        let next = unsafe { (*link).next.get() };
+        if prev.is_null() {
+            self.head = next;
+        } else {
+            // SAFETY: as above.
+            unsafe { (*prev).next.set(next) };
+        }
+        if self.tail == link {
+            self.tail = prev;
+        }
+        Waiter {
+            packet: link as *mut (),
+            // SAFETY: as above.
+            cx: unsafe { (*link).cx.get() },
+        }
+    }
+
+    /// The first listed waiter whose wait is still undecided, decided for
+    /// its operation and unlisted. Entries of waiters decided elsewhere
+    /// stay: their owners unlist them (and free their boxes).
+    #[inline]
+    fn pick(&mut self) -> Option<Waiter> {
+        let mut prev = std::ptr::null();
+        let mut link = self.head;
+        while !link.is_null() {
+            // SAFETY: listed (see the type docs); a listed waiter's context
+            // is valid until its entry is unlisted, which needs the lock.
+            let (cx, oper) = unsafe { (&*(*link).cx.get(), (*link).oper.get()) };
+            if cx.try_select(Selected::Operation(oper)).is_ok() {
+                return Some(self.unlink(prev, link));
+            }
+            prev = link;
+            // SAFETY: listed.
+            link = unsafe { (*link).next.get() };
+        }
+        None
+    }
+
+    /// Unlists `oper`'s entry; `None` if it is not listed (it was picked).
+    fn unlist(&mut self, oper: Operation) -> Option<Waiter> {
+        let mut prev = std::ptr::null();
+        let mut link = self.head;
+        while !link.is_null() {
+            // SAFETY: listed.
+            if unsafe { (*link).oper.get() } == oper {
+                return Some(self.unlink(prev, link));
+            }
+            prev = link;
+            // SAFETY: listed.
+            link = unsafe { (*link).next.get() };
+        }
+        None
+    }
+
+    /// The contexts of all listed waiters.
+    fn contexts(&self) -> impl Iterator<Item = *const Context> + '_ {
+        let mut link = self.head;
+        std::iter::from_fn(move || {
+            if link.is_null() {
+                return None;
+            }
+            // SAFETY: listed.
+            let cx = unsafe { (*link).cx.get() };
+            // SAFETY: listed.
+            link = unsafe { (*link).next.get() };
+            Some(cx)
+        })
+    }
+
+    /// Is a waiter of another task listed whose wait is still undecided?
+    fn can_pick(&self, me: *const Context) -> bool {
+        self.contexts().any(|cx| {
+            // SAFETY: as in `pick`.
+            cx != me && unsafe { &*cx }.selected() == Selected::Waiting
+        })
+    }
 }
 
 /// Lets a picked waiter go: wakes it, hands it its packet, and marks the
@@ -245,8 +348,8 @@ unsafe fn wake_select_sender(cx: *const Context, packet: *mut ()) {
 }
 
 struct Inner {
-    senders: VecDeque<Waiter>,
-    receivers: VecDeque<Waiter>,
+    senders: WaitList,
+    receivers: WaitList,
     /// `Select::ready` observers of each side.
     send_observers: Waker,
     recv_observers: Waker,
@@ -272,8 +375,8 @@ impl<T> Channel<T> {
     pub(crate) fn new() -> Self {
         Channel {
             inner: Lock::new(Inner {
-                senders: VecDeque::new(),
-                receivers: VecDeque::new(),
+                senders: WaitList::new(),
+                receivers: WaitList::new(),
                 send_observers: Waker::new(),
                 recv_observers: Waker::new(),
                 is_disconnected: false,
@@ -372,7 +475,7 @@ impl<T> Channel<T> {
             return Err(TrySendError::Full(msg));
         }
         let mut inner = self.lock();
-        if let Some(w) = pick(&mut inner.receivers) {
+        if let Some(w) = inner.receivers.pick() {
             self.publish(&inner);
             // SAFETY: as in `send`.
             unsafe { self.give_to(inner, w, msg) };
@@ -408,7 +511,7 @@ impl<T> Channel<T> {
         let mut msg = msg;
         loop {
             let mut inner = self.lock();
-            if let Some(w) = pick(&mut inner.receivers) {
+            if let Some(w) = inner.receivers.pick() {
                 self.publish(&inner);
                 // SAFETY: picked just now, under this lock.
                 unsafe { self.give_to(inner, w, msg) };
@@ -442,11 +545,9 @@ impl<T> Channel<T> {
         Context::with(|cx| {
             let mut packet = Packet::new(Home::Stack, Some(msg));
             let oper = Operation::hook(&mut packet);
-            inner.senders.push_back(Waiter {
-                oper,
-                packet: &packet as *const Packet<T> as *mut (),
-                cx,
-            });
+            inner
+                .senders
+                .push(&packet as *const Packet<T> as *const (), oper, cx);
             self.publish(&inner);
             inner.recv_observers.notify();
             drop(inner);
@@ -487,7 +588,7 @@ impl<T> Channel<T> {
                 return Err(TryRecvError::Empty);
             }
             let mut inner = self.lock();
-            if let Some(w) = pick(&mut inner.senders) {
+            if let Some(w) = inner.senders.pick() {
                 self.publish(&inner);
                 drop(inner);
                 // SAFETY: picked just now; nothing took its message.
@@ -506,7 +607,7 @@ impl<T> Channel<T> {
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         loop {
             let mut inner = self.lock();
-            if let Some(w) = pick(&mut inner.senders) {
+            if let Some(w) = inner.senders.pick() {
                 self.publish(&inner);
                 // SAFETY: as in `take_from`.
                 let p = unsafe { &*(w.packet as *const Packet<T>) };
@@ -553,11 +654,9 @@ impl<T> Channel<T> {
         Context::with(|cx| {
             let mut packet = Packet::<T>::new(Home::Stack, None);
             let oper = Operation::hook(&mut packet);
-            inner.receivers.push_back(Waiter {
-                oper,
-                packet: &packet as *const Packet<T> as *mut (),
-                cx,
-            });
+            inner
+                .receivers
+                .push(&packet as *const Packet<T> as *const (), oper, cx);
             self.publish(&inner);
             inner.send_observers.notify();
             drop(inner);
@@ -592,7 +691,7 @@ impl<T> Channel<T> {
             return false;
         }
         let mut inner = self.lock();
-        if let Some(w) = pick(&mut inner.receivers) {
+        if let Some(w) = inner.receivers.pick() {
             self.publish(&inner);
             token.zero.packet = w.packet;
             token.zero.peer = w.cx;
@@ -646,7 +745,7 @@ impl<T> Channel<T> {
             return false;
         }
         let mut inner = self.lock();
-        if let Some(w) = pick(&mut inner.senders) {
+        if let Some(w) = inner.senders.pick() {
             self.publish(&inner);
             drop(inner);
             token.zero.packet = w.packet;
@@ -754,11 +853,11 @@ impl<T> Channel<T> {
             return false;
         }
         inner.is_disconnected = true;
-        for w in inner.senders.iter().chain(inner.receivers.iter()) {
+        for cx in inner.senders.contexts().chain(inner.receivers.contexts()) {
             // SAFETY: listed, and we hold the lock. A waiter told so
             // unlists itself, which needs the lock, so unparking under it
             // cannot outlive its context.
-            let cx = unsafe { &*w.cx };
+            let cx = unsafe { &*cx };
             if cx.try_select(Selected::Disconnected).is_ok() {
                 cx.unpark();
             }
@@ -809,7 +908,7 @@ impl<T> Drop for Listed<'_, T> {
         } else {
             &mut inner.receivers
         };
-        if unlist(list, self.oper).is_some() {
+        if list.unlist(self.oper).is_some() {
             self.chan.publish(&inner);
         } else {
             drop(inner);
@@ -856,14 +955,14 @@ impl<T> SelectHandle for Receiver<'_, T> {
             }
             return true;
         }
-        inner.receivers.push_back(Waiter { oper, packet, cx });
+        inner.receivers.push(packet, oper, cx);
         self.chan.publish(&inner);
         inner.send_observers.notify();
-        can_pick(&inner.senders, cx)
+        inner.senders.can_pick(cx)
     }
     fn unregister(&self, oper: Operation) {
         let mut inner = self.chan.lock();
-        if let Some(w) = unlist(&mut inner.receivers, oper) {
+        if let Some(w) = inner.receivers.unlist(oper) {
             self.chan.publish(&inner);
             drop(inner);
             if self.frame.is_none() {
@@ -898,12 +997,12 @@ impl<T> SelectHandle for Receiver<'_, T> {
         }
         let inner = self.chan.lock();
         // Only `Select::ready` asks, with nothing of its own listed.
-        inner.is_disconnected || can_pick(&inner.senders, std::ptr::null())
+        inner.is_disconnected || inner.senders.can_pick(std::ptr::null())
     }
     fn watch(&self, oper: Operation, cx: &Context) -> bool {
         let mut inner = self.chan.lock();
         inner.recv_observers.watch(oper, cx);
-        inner.is_disconnected || can_pick(&inner.senders, cx)
+        inner.is_disconnected || inner.senders.can_pick(cx)
     }
     fn unwatch(&self, oper: Operation) {
         self.chan.lock().recv_observers.unwatch(oper);
@@ -936,14 +1035,14 @@ impl<T> SelectHandle for Sender<'_, T> {
             drop(unsafe { Box::from_raw(packet as *mut Packet<T>) });
             return true;
         }
-        inner.senders.push_back(Waiter { oper, packet, cx });
+        inner.senders.push(packet, oper, cx);
         self.0.publish(&inner);
         inner.recv_observers.notify();
-        can_pick(&inner.receivers, cx)
+        inner.receivers.can_pick(cx)
     }
     fn unregister(&self, oper: Operation) {
         let mut inner = self.0.lock();
-        if let Some(w) = unlist(&mut inner.senders, oper) {
+        if let Some(w) = inner.senders.unlist(oper) {
             self.0.publish(&inner);
             drop(inner);
             // SAFETY: as for the receiver.
@@ -962,12 +1061,12 @@ impl<T> SelectHandle for Sender<'_, T> {
             return false;
         }
         let inner = self.0.lock();
-        inner.is_disconnected || can_pick(&inner.receivers, std::ptr::null())
+        inner.is_disconnected || inner.receivers.can_pick(std::ptr::null())
     }
     fn watch(&self, oper: Operation, cx: &Context) -> bool {
         let mut inner = self.0.lock();
         inner.send_observers.watch(oper, cx);
-        inner.is_disconnected || can_pick(&inner.receivers, cx)
+        inner.is_disconnected || inner.receivers.can_pick(cx)
     }
     fn unwatch(&self, oper: Operation) {
         self.0.lock().send_observers.unwatch(oper);

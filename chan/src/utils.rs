@@ -123,3 +123,45 @@ pub(crate) fn shuffle<T>(v: &mut [T]) {
         v.swap(i, j);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::shuffle;
+    use std::collections::HashMap;
+
+    /// Every order of 4 arms comes out equally often (`select!`'s uniform
+    /// choice among ready arms rests on it).
+    #[test]
+    fn shuffle_makes_every_order_equally_likely() {
+        let mut counts = HashMap::new();
+        let rounds = 240_000;
+        for _ in 0..rounds {
+            let mut v = [0u8, 1, 2, 3];
+            shuffle(&mut v);
+            *counts.entry(v).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 24, "some orders never came out");
+        let expected = rounds / 24;
+        for (order, n) in counts {
+            // One standard deviation is ~100 (1 %); allow 10 %.
+            assert!(
+                n.abs_diff(expected) < expected / 10,
+                "order {order:?} came out {n} times, expected ~{expected}"
+            );
+        }
+    }
+
+    /// Every position of a long select can move.
+    #[test]
+    fn shuffle_of_many_moves_every_position() {
+        let mut moved = [false; 20];
+        for _ in 0..1000 {
+            let mut v: Vec<usize> = (0..20).collect();
+            shuffle(&mut v);
+            for (i, &x) in v.iter().enumerate() {
+                moved[i] |= x != i;
+            }
+        }
+        assert!(moved.iter().all(|&m| m));
+    }
+}

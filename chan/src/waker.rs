@@ -1,8 +1,9 @@
 //! Wait lists: who is blocked on a channel, and how to wake them.
 //!
 //! A [`Waker`] holds two lists of entries, each an operation id plus the
-//! waiting task's context (and, for zero-capacity channels, a packet
-//! pointer). *Selectors* are tasks blocked in a send, receive or select
+//! waiting task's context (and, for `bounded(1)`'s hand-off, a packet
+//! pointer). The zero-capacity flavor keeps its own intrusive lists
+//! (`flavors/zero.rs`) and uses a `Waker` only for its observers. *Selectors* are tasks blocked in a send, receive or select
 //! that want one of their operations completed; *observers* are tasks in
 //! `Select::ready` that only want to hear that something became ready.
 //! [`SyncWaker`] wraps a `Waker` in a mutex plus an `is_empty` flag read

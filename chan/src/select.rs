@@ -110,7 +110,9 @@ pub trait SelectHandle {
     fn deadline(&self) -> Option<Instant>;
     /// Registers the task; `true` if the operation is ready already.
     fn register(&self, oper: Operation, cx: &Context) -> bool;
-    /// Undoes `register`.
+    /// Undoes `register`. Not called for an operation a peer selected:
+    /// whoever decides a wait for an operation (the CAS on the select
+    /// word) unlists its entry under the same lock.
     fn unregister(&self, oper: Operation);
     /// Finishes an operation a peer selected us for; `false` to retry.
     fn accept(&self, token: &mut Token, cx: &Context) -> bool;
@@ -295,7 +297,12 @@ pub(crate) fn run_select<'a>(
 
             for entry in handles.iter_mut().take(listed.registered) {
                 let (handle, _, _) = *entry;
-                handle.unregister(Operation::hook(entry));
+                let oper = Operation::hook(entry);
+                // The peer that selected an operation unlisted it in the
+                // same critical section: no lock to take for it.
+                if sel != Selected::Operation(oper) {
+                    handle.unregister(oper);
+                }
             }
             std::mem::forget(listed);
 

@@ -256,12 +256,13 @@ pub(crate) fn run_select<'a>(
             let mut sel = Selected::Waiting;
             let mut index_ready = None;
             let mut listed = Listed {
-                handles: &mut *handles as *mut [Handle<'a>],
+                handles: Some(&mut *handles),
                 registered: 0,
                 cx,
             };
+            let arms = listed.handles.as_deref_mut().expect("just set");
 
-            for entry in handles.iter_mut() {
+            for entry in arms.iter_mut() {
                 listed.registered += 1;
                 let (handle, i, _) = *entry;
                 if handle.register(Operation::hook(entry), cx) {
@@ -287,7 +288,7 @@ pub(crate) fn run_select<'a>(
                     Timeout::Never => None,
                     Timeout::At(when) => Some(when),
                 };
-                for &(handle, _, _) in handles.iter() {
+                for &(handle, _, _) in arms.iter() {
                     if let Some(d) = handle.deadline() {
                         deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
                     }
@@ -295,7 +296,7 @@ pub(crate) fn run_select<'a>(
                 sel = cx.wait_until(deadline);
             }
 
-            for entry in handles.iter_mut().take(listed.registered) {
+            for entry in arms.iter_mut().take(listed.registered) {
                 let (handle, _, _) = *entry;
                 let oper = Operation::hook(entry);
                 // The peer that selected an operation unlisted it in the
@@ -304,7 +305,9 @@ pub(crate) fn run_select<'a>(
                     handle.unregister(oper);
                 }
             }
-            std::mem::forget(listed);
+            // Done: nothing of this round is listed any more.
+            listed.handles = None;
+            drop(listed);
 
             match sel {
                 Selected::Waiting => unreachable!("a wait returned undecided"),
@@ -347,19 +350,19 @@ pub(crate) fn run_select<'a>(
 /// listed in a channel point into this frame (packets of `select!` arms)
 /// and at its context. If a peer already picked one of our operations, it
 /// is accepted and abandoned, which waits until the peer is done with our
-/// packet and gives the peer its turn back. The normal path `forget`s it.
-struct Listed<'c, 'a> {
-    handles: *mut [Handle<'a>],
+/// packet and gives the peer its turn back. The normal path takes
+/// `handles` out first, which leaves nothing to undo.
+struct Listed<'h, 'c, 'a> {
+    handles: Option<&'h mut [Handle<'a>]>,
     registered: usize,
     cx: &'c Context,
 }
 
-impl Drop for Listed<'_, '_> {
+impl Drop for Listed<'_, '_, '_> {
     fn drop(&mut self) {
-        // SAFETY: `handles` is the slice `run_select` borrows mutably for
-        // the whole round; the loop that used it is gone (we unwind out
-        // of it), so this is the only access.
-        let handles = unsafe { &mut *self.handles };
+        let Some(handles) = self.handles.take() else {
+            return;
+        };
         for entry in handles.iter_mut().take(self.registered) {
             let (handle, _, _) = *entry;
             handle.unregister(Operation::hook(entry));

@@ -2,15 +2,18 @@
 //!
 //! The shape is Go's `hchan` without a buffer: one small lock
 //! (`lock.rs`) over the two wait lists, and the side that arrives second
-//! completes the side that waits. A waiter lists a [`Waiter`] — its
-//! operation id, its packet, and a *borrowed* pointer to its context — and
-//! parks. The arriving side, under the lock, picks the first waiter whose
-//! wait is still undecided (one CAS on its select word) and moves the
-//! message into or out of the waiter's packet right there; then it unlocks
-//! and *releases* the waiter: unpark, hand over the packet pointer, set
-//! `ready`. A blocking send or receive therefore costs one lock, no
-//! allocation and no reference count on either side, and the woken party
-//! finds its operation done.
+//! completes the side that waits. A waiter lists its [`Packet`], whose
+//! [`Link`] holds the operation id and a *borrowed* pointer to the
+//! waiter's context (Go's sudog), and parks. The arriving side, under the
+//! lock, picks the first waiter whose wait is still undecided (one CAS on
+//! its select word), unlinks it and moves the message into or out of its
+//! packet right there; then it unlocks and *releases* the waiter: unpark,
+//! hand over the packet pointer, set `ready`. A blocking send or receive
+//! therefore costs one lock, no allocation and no reference count on
+//! either side, and the woken party finds its operation done. (A select
+//! that picks a waiter in its first pass moves the message only when the
+//! chosen operation is completed, after unlocking — `write`/`read`; the
+//! waiter stays parked until it is released then.)
 //!
 //! # Who keeps what alive
 //!

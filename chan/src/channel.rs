@@ -721,6 +721,17 @@ impl<T> SelectHandle for Receiver<T> {
     }
 }
 
+impl<T> Receiver<T> {
+    /// The rendezvous channel behind this receiver, if it is one: a
+    /// `select!` receive arm on it keeps its packet in the select's frame.
+    pub(crate) fn as_zero(&self) -> Option<&flavors::zero::Channel<T>> {
+        match &self.flavor {
+            ReceiverFlavor::Zero(chan) => Some(chan),
+            _ => None,
+        }
+    }
+}
+
 /// Completes a send that `select` chose.
 ///
 /// # Safety

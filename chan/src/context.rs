@@ -112,7 +112,7 @@ impl Context {
     }
 
     /// Identity of the waiting task: a goroutine, not a thread, so two
-    /// goroutines sharing a worker thread can pair on a zero channel.
+    /// goroutines sharing a worker thread can pair on a channel.
     #[inline]
     pub(crate) fn task_id(&self) -> TaskId {
         self.task.id()

@@ -37,10 +37,14 @@
 //!
 //! * Most flavors have a lock-free fast path: `bounded(n > 1)` is a ring
 //!   of stamped slots (`flavors/array.rs`), `unbounded()` a linked list of
-//!   blocks (`flavors/list.rs`). `bounded(0)` (`flavors/zero.rs`) pairs a
-//!   sender and a receiver under a mutex, moving the message through a
-//!   packet on the waiting side's stack — safe because a parked goroutine
-//!   is never destroyed and its stack never moves. `bounded(1)`
+//!   blocks (`flavors/list.rs`). `bounded(0)` (`flavors/zero.rs`) is
+//!   Go's unbuffered `hchan`: one small lock over both wait lists, and the
+//!   side that arrives second completes the waiting side — it moves the
+//!   message into or out of a packet on the waiter's stack (each packet
+//!   carries its own list link) and readies it. That is safe because a
+//!   parked goroutine is never destroyed and its stack never moves, and
+//!   because the waiter does not leave before its packet is handed back.
+//!   `bounded(1)`
 //!   (`flavors/small.rs`) is Go's `hchan`: a queue under a lock, where a
 //!   receive that frees the slot moves a blocked sender's message in and
 //!   completes its send, and a send hands its message to a blocked
@@ -49,10 +53,11 @@
 //! * A task that must wait registers itself in each channel's wait list
 //!   (`waker.rs`), **re-checks** the channel, and parks. Its *select word*
 //!   (`context.rs`) lives in the task itself (the runtime's per-task
-//!   `WaitSlot`, like Go's `g.selectDone`), so waiting allocates nothing —
-//!   with one exception: a `select` arm on a rendezvous channel boxes its
-//!   packet, because a select-sender's packet must outlive the select (its
-//!   receiver reads it later and frees it).
+//!   `WaitSlot`, like Go's `g.selectDone`), so waiting allocates nothing.
+//!   A `select!` receive arm on a rendezvous channel keeps its packet in
+//!   the frame of the `select!` statement; two cases still box one: a
+//!   select *send* arm (its packet must outlive the select: its receiver
+//!   reads it later and frees it) and an arm of the dynamic [`Select`].
 //!   Whoever completes one of its operations — or a disconnect, or the
 //!   task's own timeout — decides the wait with one CAS on that word; a
 //!   task is therefore chosen for at most one operation of a `select!`.
@@ -68,8 +73,8 @@
 //!   parks with their deadline (a goroutine: its worker's timer heap).
 //! * A non-blocking operation that would fail — the `default` arm of a
 //!   `select!` with nothing ready — takes no lock: lock-free flavors decide
-//!   it from their indices, the zero flavor from an atomic count of
-//!   waiters, the small flavor from readiness bits it publishes.
+//!   it from their indices, the zero and small flavors from readiness
+//!   bits they publish.
 //!
 //! [gofer]: https://docs.rs/gofer
 
@@ -80,6 +85,7 @@ mod context;
 mod counter;
 mod err;
 mod flavors;
+mod lock;
 mod rt;
 mod select;
 mod select_macro;
@@ -100,7 +106,8 @@ pub use crate::select::{Select, SelectedOperation};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::select::internal::{
-        Handle, recv_handle, select, select_deadline, select_timeout, send_handle, try_select,
+        Handle, RecvArm, recv_arm_handle, recv_handle, select, select_deadline, select_timeout,
+        send_handle, try_select,
     };
     pub use crate::select::{SelectHandle, Token};
 }

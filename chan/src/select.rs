@@ -36,6 +36,9 @@ use std::time::{Duration, Instant};
 pub struct Operation(usize);
 
 impl Operation {
+    /// No operation: the value of an unlisted packet's link.
+    pub(crate) const NONE: Operation = Operation(0);
+
     /// The operation whose slot is `r`. `r` must stay put while the
     /// operation is registered.
     #[inline]
@@ -107,7 +110,9 @@ pub trait SelectHandle {
     fn deadline(&self) -> Option<Instant>;
     /// Registers the task; `true` if the operation is ready already.
     fn register(&self, oper: Operation, cx: &Context) -> bool;
-    /// Undoes `register`.
+    /// Undoes `register`. Not called for an operation a peer selected:
+    /// whoever decides a wait for an operation (the CAS on the select
+    /// word) unlists its entry under the same lock.
     fn unregister(&self, oper: Operation);
     /// Finishes an operation a peer selected us for; `false` to retry.
     fn accept(&self, token: &mut Token, cx: &Context) -> bool;
@@ -249,11 +254,16 @@ pub(crate) fn run_select<'a>(
     loop {
         let chosen = Context::with(|cx| {
             let mut sel = Selected::Waiting;
-            let mut registered = 0;
             let mut index_ready = None;
+            let mut listed = Listed {
+                handles: Some(&mut *handles),
+                registered: 0,
+                cx,
+            };
+            let arms = listed.handles.as_deref_mut().expect("just set");
 
-            for entry in handles.iter_mut() {
-                registered += 1;
+            for entry in arms.iter_mut() {
+                listed.registered += 1;
                 let (handle, i, _) = *entry;
                 if handle.register(Operation::hook(entry), cx) {
                     // It became ready while we registered: take it after
@@ -278,7 +288,7 @@ pub(crate) fn run_select<'a>(
                     Timeout::Never => None,
                     Timeout::At(when) => Some(when),
                 };
-                for &(handle, _, _) in handles.iter() {
+                for &(handle, _, _) in arms.iter() {
                     if let Some(d) = handle.deadline() {
                         deadline = Some(deadline.map_or(d, |x: Instant| x.min(d)));
                     }
@@ -286,10 +296,18 @@ pub(crate) fn run_select<'a>(
                 sel = cx.wait_until(deadline);
             }
 
-            for entry in handles.iter_mut().take(registered) {
+            for entry in arms.iter_mut().take(listed.registered) {
                 let (handle, _, _) = *entry;
-                handle.unregister(Operation::hook(entry));
+                let oper = Operation::hook(entry);
+                // The peer that selected an operation unlisted it in the
+                // same critical section: no lock to take for it.
+                if sel != Selected::Operation(oper) {
+                    handle.unregister(oper);
+                }
             }
+            // Done: nothing of this round is listed any more.
+            listed.handles = None;
+            drop(listed);
 
             match sel {
                 Selected::Waiting => unreachable!("a wait returned undecided"),
@@ -323,6 +341,42 @@ pub(crate) fn run_select<'a>(
             && Instant::now() >= when
         {
             return None;
+        }
+    }
+}
+
+/// The registrations of one round of [`run_select`], undone if the round
+/// unwinds before its normal unregistering (a panic in the park): entries
+/// listed in a channel point into this frame (packets of `select!` arms)
+/// and at its context. If a peer already picked one of our operations, it
+/// is accepted and abandoned, which waits until the peer is done with our
+/// packet and gives the peer its turn back. The normal path takes
+/// `handles` out first, which leaves nothing to undo.
+struct Listed<'h, 'c, 'a> {
+    handles: Option<&'h mut [Handle<'a>]>,
+    registered: usize,
+    cx: &'c Context,
+}
+
+impl Drop for Listed<'_, '_, '_> {
+    fn drop(&mut self) {
+        let Some(handles) = self.handles.take() else {
+            return;
+        };
+        for entry in handles.iter_mut().take(self.registered) {
+            let (handle, _, _) = *entry;
+            handle.unregister(Operation::hook(entry));
+        }
+        if let Selected::Operation(oper) = self.cx.selected() {
+            for entry in handles.iter_mut().take(self.registered) {
+                if Operation::hook(entry) == oper {
+                    let mut token = Token::default();
+                    if entry.0.accept(&mut token, self.cx) {
+                        entry.0.abandon(&mut token);
+                    }
+                    break;
+                }
+            }
         }
     }
 }
@@ -707,6 +761,75 @@ pub mod internal {
     /// The handle and address of a receive arm.
     pub fn recv_handle<T>(r: &Receiver<T>) -> (&dyn SelectHandle, *const u8) {
         (r, r as *const Receiver<T> as *const u8)
+    }
+
+    /// A `select!` receive arm: its receiver, and the packet a wait on a
+    /// rendezvous channel lists — in the frame of the `select!` statement,
+    /// so that waiting allocates nothing (the dynamic [`Select`] boxes
+    /// one per wait instead). The frame outlives every use: a select
+    /// returns only after its chosen packet was handed back, and its
+    /// other entries were unlisted. Other flavors ignore the packet.
+    pub struct RecvArm<'a, T> {
+        r: &'a Receiver<T>,
+        packet: flavors::zero::Packet<T>,
+    }
+
+    impl<'a, T> RecvArm<'a, T> {
+        /// The arm for `r`.
+        #[inline]
+        pub fn new(r: &'a Receiver<T>) -> Self {
+            RecvArm {
+                r,
+                packet: flavors::zero::Packet::in_frame(),
+            }
+        }
+    }
+
+    impl<T> SelectHandle for RecvArm<'_, T> {
+        fn try_select(&self, token: &mut Token) -> bool {
+            self.r.try_select(token)
+        }
+        fn deadline(&self) -> Option<Instant> {
+            self.r.deadline()
+        }
+        fn register(&self, oper: Operation, cx: &Context) -> bool {
+            match self.r.as_zero() {
+                Some(z) => z.receiver_in(&self.packet).register(oper, cx),
+                None => self.r.register(oper, cx),
+            }
+        }
+        fn unregister(&self, oper: Operation) {
+            match self.r.as_zero() {
+                Some(z) => z.receiver_in(&self.packet).unregister(oper),
+                None => self.r.unregister(oper),
+            }
+        }
+        fn accept(&self, token: &mut Token, cx: &Context) -> bool {
+            match self.r.as_zero() {
+                Some(z) => z.receiver_in(&self.packet).accept(token, cx),
+                None => self.r.accept(token, cx),
+            }
+        }
+        fn is_ready(&self) -> bool {
+            self.r.is_ready()
+        }
+        fn watch(&self, oper: Operation, cx: &Context) -> bool {
+            self.r.watch(oper, cx)
+        }
+        fn unwatch(&self, oper: Operation) {
+            self.r.unwatch(oper)
+        }
+        fn stamp(&self) -> usize {
+            self.r.stamp()
+        }
+        fn abandon(&self, token: &mut Token) {
+            self.r.abandon(token)
+        }
+    }
+
+    /// The handle and address of a `select!` receive arm.
+    pub fn recv_arm_handle<'a, T>(arm: &'a RecvArm<'a, T>) -> (&'a dyn SelectHandle, *const u8) {
+        (arm, arm.r as *const Receiver<T> as *const u8)
     }
 
     /// The handle and address of a send arm.

@@ -170,11 +170,14 @@ macro_rules! __select_internal {
         [$($lets:tt)*] [$($handles:tt)*] [$($dispatch:tt)*]
         [(recv ($r:expr) ($p:pat) $body:block) $($cases:tt)*]) => {
         $crate::__select_internal!(@bind $b $def $oper $index ($($i)* + 1)
-            [$($lets)* (__select_chan $r)]
-            [$($handles)* {
+            [$($lets)* (recv __select_chan __select_arm $r)]
+            [$($handles)* [{
+                let (h, p) = $crate::__private::recv_arm_handle(&__select_arm);
+                (h, $($i)*, p)
+            } {
                 let (h, p) = $crate::__private::recv_handle(__select_chan);
                 (h, $($i)*, p)
-            },]
+            }]]
             [$($dispatch)* if $index == $($i)* {
                 let $p = $oper.recv(__select_chan);
                 $body
@@ -186,10 +189,13 @@ macro_rules! __select_internal {
         [(send ($s:expr) ($v:expr) ($p:pat) $body:block) $($cases:tt)*]) => {
         $crate::__select_internal!(@bind $b $def $oper $index ($($i)* + 1)
             [$($lets)* (__select_chan $s)]
-            [$($handles)* {
+            [$($handles)* [{
                 let (h, p) = $crate::__private::send_handle(__select_chan);
                 (h, $($i)*, p)
-            },]
+            } {
+                let (h, p) = $crate::__private::send_handle(__select_chan);
+                (h, $($i)*, p)
+            }]]
             [$($dispatch)* if $index == $($i)* {
                 let $p = $oper.send(__select_chan, $v);
                 $body
@@ -204,6 +210,15 @@ macro_rules! __select_internal {
     // ---- @nest: bind each channel expression with a `match`, so that
     // temporaries inside it (`r.unwrap_or(&never())`) live until the
     // select is over, as they would in crossbeam's macro.
+    // A receive arm also gets its `RecvArm` (its packet lives here).
+    (@nest [(recv $chan:ident $arm:ident $e:expr) $($rest:tt)*] $body:block) => {
+        match &$e {
+            $chan => {
+                let $arm = $crate::__private::RecvArm::new($chan);
+                $crate::__select_internal!(@nest [$($rest)*] $body)
+            }
+        }
+    };
     (@nest [($chan:ident $e:expr) $($rest:tt)*] $body:block) => {
         match &$e {
             $chan => $crate::__select_internal!(@nest [$($rest)*] $body),
@@ -215,9 +230,9 @@ macro_rules! __select_internal {
 
     // ---- @run: the select itself ------------------------------------------
     (@run ($biased:expr) [] $oper:ident $index:ident
-        $lets:tt [$($handles:tt)*] [$($dispatch:tt)*]) => {
+        $lets:tt [$([$handle:block $plain:block])*] [$($dispatch:tt)*]) => {
         $crate::__select_internal!(@nest $lets {
-            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
+            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handle,)*];
             let $oper = $crate::__private::select(__select_handles, $biased);
             let $index = $oper.index();
             $($dispatch)* {
@@ -225,10 +240,12 @@ macro_rules! __select_internal {
             }
         })
     };
+    // Nothing waits here, so receive arms need no packet: the plain
+    // handles spare a `select!` with `default` the arms' set-up.
     (@run ($biased:expr) [(now) $default:block] $oper:ident $index:ident
-        $lets:tt [$($handles:tt)*] [$($dispatch:tt)*]) => {
+        $lets:tt [$([$handle:block $plain:block])*] [$($dispatch:tt)*]) => {
         $crate::__select_internal!(@nest $lets {
-            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
+            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($plain,)*];
             match $crate::__private::try_select(__select_handles, $biased) {
                 ::core::result::Result::Ok($oper) => {
                     let $index = $oper.index();
@@ -241,10 +258,10 @@ macro_rules! __select_internal {
         })
     };
     (@run ($biased:expr) [(timeout $t:expr) $default:block] $oper:ident $index:ident
-        $lets:tt [$($handles:tt)*] [$($dispatch:tt)*]) => {
+        $lets:tt [$([$handle:block $plain:block])*] [$($dispatch:tt)*]) => {
         $crate::__select_internal!(@nest $lets {
             let __select_timeout: ::std::time::Duration = $t;
-            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handles)*];
+            let __select_handles: &mut [$crate::__private::Handle<'_>] = &mut [$($handle,)*];
             match $crate::__private::select_timeout(__select_handles, __select_timeout, $biased) {
                 ::core::result::Result::Ok($oper) => {
                     let $index = $oper.index();

@@ -109,17 +109,153 @@ pub(crate) fn random_below(n: u32) -> u32 {
 /// thread-local generator is outside loom's control, so a shuffle would
 /// make executions irreproducible; models see the biased order instead.
 #[cfg(loom)]
-pub(crate) fn shuffle<T>(_v: &mut [T]) {}
+pub(crate) fn shuffle<T: Copy>(_v: &mut [T]) {}
 
-/// Shuffles `v` uniformly (Fisher-Yates).
+/// Every order of 3 and of 4 items, by rank.
 #[cfg(not(loom))]
-pub(crate) fn shuffle<T>(v: &mut [T]) {
+static ORDERS3: [[u8; 3]; 6] = orders::<3, 6>();
+#[cfg(not(loom))]
+static ORDERS4: [[u8; 4]; 24] = orders::<4, 24>();
+
+/// The `F = N!` orders of `0..N`, the order of rank `k` decoded from `k`'s
+/// factorial-base digits (each digit picks one of the items left).
+#[cfg(not(loom))]
+const fn orders<const N: usize, const F: usize>() -> [[u8; N]; F] {
+    let mut out = [[0u8; N]; F];
+    let mut k = 0;
+    while k < F {
+        let mut items = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            items[i] = i as u8;
+            i += 1;
+        }
+        let mut left = N;
+        let mut rest = k;
+        // (left - 1)! for the first digit.
+        let mut weight = F / N;
+        let mut i = 0;
+        while i < N {
+            let d = rest / weight;
+            rest %= weight;
+            out[k][i] = items[d];
+            let mut j = d;
+            while j + 1 < left {
+                items[j] = items[j + 1];
+                j += 1;
+            }
+            left -= 1;
+            if left > 1 {
+                weight /= left;
+            }
+            i += 1;
+        }
+        k += 1;
+    }
+    out
+}
+
+/// Shuffles `v` uniformly.
+///
+/// Every `select!` shuffles its arms, so the common small cases take one
+/// random number and one table lookup, and move each arm once; a
+/// Fisher-Yates pass (a random number and a swap per arm) cost `select4`
+/// about 100 instructions per message.
+#[cfg(not(loom))]
+pub(crate) fn shuffle<T: Copy>(v: &mut [T]) {
     let len = v.len();
-    if len <= 1 {
-        return;
+    match len {
+        0 | 1 => return,
+        2 => {
+            if random_below(2) == 1 {
+                v.swap(0, 1);
+            }
+            return;
+        }
+        3 => {
+            let order = &ORDERS3[random_below(6) as usize];
+            let was = [v[0], v[1], v[2]];
+            for (slot, &from) in v.iter_mut().zip(order) {
+                *slot = was[from as usize];
+            }
+            return;
+        }
+        4 => {
+            let order = &ORDERS4[random_below(24) as usize];
+            let was = [v[0], v[1], v[2], v[3]];
+            for (slot, &from) in v.iter_mut().zip(order) {
+                *slot = was[from as usize];
+            }
+            return;
+        }
+        _ => {}
     }
     for i in 1..len {
         let j = random_below(i as u32 + 1) as usize;
         v.swap(i, j);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::shuffle;
+    use std::collections::HashMap;
+
+    /// Every order of 4 arms comes out equally often (`select!`'s uniform
+    /// choice among ready arms rests on it).
+    #[test]
+    fn shuffle_makes_every_order_equally_likely() {
+        let mut counts = HashMap::new();
+        let rounds = 240_000;
+        for _ in 0..rounds {
+            let mut v = [0u8, 1, 2, 3];
+            shuffle(&mut v);
+            *counts.entry(v).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 24, "some orders never came out");
+        let expected = rounds / 24;
+        for (order, n) in counts {
+            // One standard deviation is ~100 (1 %); allow 10 %.
+            assert!(
+                n.abs_diff(expected) < expected / 10,
+                "order {order:?} came out {n} times, expected ~{expected}"
+            );
+        }
+    }
+
+    /// Every order of 3 arms too (they take the other table), and the
+    /// table of 4 holds each order once.
+    #[test]
+    fn shuffle_of_three_makes_every_order_equally_likely() {
+        let mut counts = HashMap::new();
+        let rounds = 60_000;
+        for _ in 0..rounds {
+            let mut v = [0u8, 1, 2];
+            shuffle(&mut v);
+            *counts.entry(v).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 6, "some orders never came out");
+        for (order, n) in counts {
+            assert!(
+                n.abs_diff(rounds / 6) < rounds / 60,
+                "order {order:?} came out {n} times"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = super::ORDERS4.iter().collect();
+        assert_eq!(distinct.len(), 24);
+    }
+
+    /// Every position of a long select can move.
+    #[test]
+    fn shuffle_of_many_moves_every_position() {
+        let mut moved = [false; 20];
+        for _ in 0..1000 {
+            let mut v: Vec<usize> = (0..20).collect();
+            shuffle(&mut v);
+            for (i, &x) in v.iter().enumerate() {
+                moved[i] |= x != i;
+            }
+        }
+        assert!(moved.iter().all(|&m| m));
     }
 }

@@ -1,13 +1,17 @@
 //! Models of rendezvous pairing on a zero-capacity channel
-//! (`chan/src/flavors/zero.rs`): under the channel lock, the side that
-//! arrives second picks a waiter of the other side with one CAS on the
-//! waiter's select word (`Waker::try_select` in `waker.rs`) and hands it
-//! the packet; the message then moves through the packet after the lock is
-//! released — on the stack of a blocked sender or receiver, on the heap for
-//! a task in `select!` — `ready` says when the packet's owner may let it
-//! go, and only then is the waiter unparked (a select-sender, which has no
-//! message yet, is unparked at once). A task never pairs with its own entry (the task-id
-//! check in `Waker::try_select`/`can_select`).
+//! (`chan/src/flavors/zero.rs`, Go's unbuffered `hchan`): under the
+//! channel lock, the side that arrives second picks a listed waiter of the
+//! other side with one CAS on the waiter's select word, unlinks its packet
+//! (the packet carries its list link) and moves the message into or out of
+//! it right there; after unlocking it releases the waiter — unpark, then
+//! the packet pointer, then `ready` — and from then on touches nothing of
+//! the waiter's (its context is borrowed, not counted, and lives in the
+//! waiter's frame like its packet). Packets live on the stack of a blocked
+//! sender or receiver, in the frame of a `select!` receive arm (listed
+//! again each round), or in a box for a select-send arm (which has no
+//! message yet: its receiver wakes it at once and waits for it to write).
+//! A task never pairs with its own entry: `register` skips entries whose
+//! context pointer is the registering select's own.
 //!
 //! If a property here failed, a rendezvous would lose or duplicate its
 //! message or take it from a packet not yet written (a failed assert, or
@@ -164,6 +168,37 @@ fn two_tasks_selecting_send_and_recv_in_opposite_orders_pair_with_each_other() {
 #[test]
 fn two_tasks_selecting_recv_first_pair_with_each_other() {
     self_select(false, false);
+}
+
+/// A `select!` receive arm keeps its packet in the select's own frame and
+/// lists it again in every round. Here a select-sender picks it and then
+/// abandons its send (its message panics): the receiving select must see
+/// the packet handed back empty, list the same packet again, and take the
+/// next send's message from it — never a stale or a phantom message.
+#[test]
+fn a_select_recv_lists_its_frame_packet_again_after_an_abandoned_send() {
+    sweep(1, 1, |late| {
+        let (s, r) = bounded(0);
+        let receiver = thread::spawn(move || {
+            late.peer();
+            select! {
+                recv(r) -> v => v,
+            }
+        });
+        late.main();
+        let abandoned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            select! {
+                send(s, no_message()) -> res => res.unwrap(),
+            }
+        }));
+        assert!(abandoned.is_err(), "the send arm's message did not panic");
+        s.send(8u32).unwrap();
+        assert_eq!(receiver.join().unwrap(), Ok(8));
+    });
+}
+
+fn no_message() -> u32 {
+    panic!("no message (abandons the send)")
 }
 
 // ---- starting schedules (the same helper is in each chan_*.rs) ----------

@@ -101,10 +101,9 @@
 
 use crate::context::Context;
 use crate::err::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::lock::{Lock, LockGuard};
 use crate::select::{Operation, SelectHandle, Selected, Token};
 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
-#[cfg(loom)]
-use crate::sync::{Mutex, MutexGuard, lock};
 use crate::utils::Backoff;
 use crate::waker::Entry;
 use std::cell::UnsafeCell;
@@ -408,15 +407,6 @@ impl Drop for WaitList {
     }
 }
 
-// `Waker::has_selectors` and `has_observers` had no user but this flavor,
-// which now keeps its own lists. `waker.rs` is being changed on another
-// branch, so they are kept referenced here, to keep the build free of
-// warnings, until that file drops them; then delete this.
-const _: [fn(&crate::waker::Waker) -> bool; 2] = [
-    crate::waker::Waker::has_selectors,
-    crate::waker::Waker::has_observers,
-];
-
 /// Which side's wait list.
 #[derive(Clone, Copy, Debug)]
 enum Side {
@@ -462,121 +452,6 @@ impl<T> Inner<T> {
     }
 }
 
-/// Under loom, the model-checked mutex.
-#[cfg(loom)]
-type Lock<T> = Mutex<T>;
-#[cfg(loom)]
-type Guard<'a, T> = MutexGuard<'a, T>;
-
-#[cfg(not(loom))]
-type Lock<T> = SpinLock<T>;
-#[cfg(not(loom))]
-type Guard<'a, T> = SpinGuard<'a, T>;
-
-/// How many times a waiter for the lock spins before it starts yielding.
-#[cfg(not(loom))]
-const SPIN_TRIES: u32 = 7;
-
-/// The channel's lock: a test-and-set word. Taking it is one
-/// compare-and-swap and releasing it one plain store, where `std`'s mutex
-/// needs a read-modify-write for each (measured: the two atomics were most
-/// of a message's cost). Critical sections here are short, never park,
-/// never unpark (see [`Wakes`]) and never run user code (no message is
-/// dropped under it), and a goroutine is not preempted inside one. A
-/// waiter spins briefly and then yields (a thread holding the lock may
-/// have been descheduled).
-#[cfg(not(loom))]
-struct SpinLock<T> {
-    locked: AtomicBool,
-    data: UnsafeCell<T>,
-}
-
-// SAFETY: the lock hands out access to `data` to one holder at a time, so
-// sharing it is sharing a `Mutex<T>`: fine when `T` may move between
-// threads.
-#[cfg(not(loom))]
-unsafe impl<T: Send> Sync for SpinLock<T> {}
-
-#[cfg(not(loom))]
-impl<T> SpinLock<T> {
-    fn new(data: T) -> Self {
-        SpinLock {
-            locked: AtomicBool::new(false),
-            data: UnsafeCell::new(data),
-        }
-    }
-
-    #[inline]
-    fn lock(&self) -> SpinGuard<'_, T> {
-        if self
-            .locked
-            .compare_exchange_weak(false, true, Acquire, Relaxed)
-            .is_err()
-        {
-            self.lock_slow();
-        }
-        SpinGuard { lock: self }
-    }
-
-    #[cold]
-    fn lock_slow(&self) {
-        let backoff = Backoff::new();
-        let mut spins = 0;
-        loop {
-            if !self.locked.load(Relaxed)
-                && self
-                    .locked
-                    .compare_exchange_weak(false, true, Acquire, Relaxed)
-                    .is_ok()
-            {
-                return;
-            }
-            // The holder is a few instructions from releasing, unless its
-            // thread was descheduled: spin a little, then yield.
-            if spins < SPIN_TRIES {
-                spins += 1;
-                backoff.spin();
-            } else {
-                backoff.snooze();
-            }
-        }
-    }
-
-    fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
-    }
-}
-
-#[cfg(not(loom))]
-struct SpinGuard<'a, T> {
-    lock: &'a SpinLock<T>,
-}
-
-#[cfg(not(loom))]
-impl<T> std::ops::Deref for SpinGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard exists only while its holder owns the lock.
-        unsafe { &*self.lock.data.get() }
-    }
-}
-
-#[cfg(not(loom))]
-impl<T> std::ops::DerefMut for SpinGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as above, and `&mut self` makes this the only reference.
-        unsafe { &mut *self.lock.data.get() }
-    }
-}
-
-#[cfg(not(loom))]
-impl<T> Drop for SpinGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        self.lock.locked.store(false, Release);
-    }
-}
-
 /// `state` bits: readiness of each side; the rest counts changes.
 const SEND_READY: usize = 1;
 const RECV_READY: usize = 2;
@@ -619,27 +494,12 @@ impl<T> Channel<T> {
         Sender(self)
     }
 
-    #[cfg(not(loom))]
-    fn lock(&self) -> Guard<'_, Inner<T>> {
+    fn lock(&self) -> LockGuard<'_, Inner<T>> {
         self.inner.lock()
     }
 
-    #[cfg(loom)]
-    fn lock(&self) -> Guard<'_, Inner<T>> {
-        lock(&self.inner)
-    }
-
-    #[cfg(not(loom))]
     fn inner_mut(&mut self) -> &mut Inner<T> {
         self.inner.get_mut()
-    }
-
-    #[cfg(loom)]
-    fn inner_mut(&mut self) -> &mut Inner<T> {
-        match self.inner.get_mut() {
-            Ok(inner) => inner,
-            Err(poisoned) => poisoned.into_inner(),
-        }
     }
 
     /// Publishes the readiness of both sides and counts a change; queues
@@ -738,7 +598,7 @@ impl<T> Channel<T> {
 
     /// `publish`, unlock, then unpark everybody in `wakes`. For the paths
     /// that are not every message's (see `finish`).
-    fn unlock(&self, mut inner: Guard<'_, Inner<T>>, mut wakes: Wakes) {
+    fn unlock(&self, mut inner: LockGuard<'_, Inner<T>>, mut wakes: Wakes) {
         self.publish(&mut inner, &mut wakes);
         drop(inner);
         wakes.wake();
@@ -747,7 +607,7 @@ impl<T> Channel<T> {
     /// `balance`, then what [`unlock`](Self::unlock) does (spelled out:
     /// this is every message's path, and moving the batch into `unlock`
     /// cost ~10 instructions a message).
-    fn finish(&self, mut inner: Guard<'_, Inner<T>>) {
+    fn finish(&self, mut inner: LockGuard<'_, Inner<T>>) {
         let mut wakes = Wakes::default();
         self.balance(&mut inner, &mut wakes);
         self.publish(&mut inner, &mut wakes);

@@ -70,6 +70,25 @@ impl Context {
         }
     }
 
+    /// `store_packet` as the last use of a waiter's context: the waiter
+    /// may leave, and free a context borrowed from its frame, as soon as
+    /// the pointer lands, so no reference to the context may be live
+    /// during the store (a reference argument, as `&self` is, must stay
+    /// valid until its function returns). Only the task's slot is
+    /// borrowed for it, and that is all atomics.
+    ///
+    /// # Safety
+    /// `cx` points to a live context when called.
+    #[inline]
+    pub(crate) unsafe fn store_packet_last(cx: *const Context, packet: *mut ()) {
+        if !packet.is_null() {
+            // SAFETY: live on entry (caller's contract); this borrow of
+            // it ends before the store.
+            let slot = unsafe { &*cx }.slot();
+            slot.packet.store(packet, Release);
+        }
+    }
+
     /// Waits for the packet of the peer that selected us. The peer stores
     /// it right after its CAS, so this rarely spins.
     pub(crate) fn wait_packet(&self) -> *mut () {

@@ -324,17 +324,27 @@ impl WaitList {
 /// packet done with — in that order, because after `ready` the waiter may
 /// return and its frame (context, packet) be gone.
 ///
+/// The packet comes as a raw pointer, not a reference: a reference
+/// argument must stay valid until the function returns, and the waiter
+/// may free its frame (a stack packet) between our store of `ready` and
+/// our return — undefined behaviour that Miri reports (Stacked and Tree
+/// Borrows). The store goes through a reference to the atomic alone, the
+/// way `Arc`'s drop touches its counter.
+///
 /// # Safety
 /// We picked the waiter (won its select word) and have not released it;
 /// `packet` is its packet.
 #[inline]
-unsafe fn release<T>(cx: *const Context, packet: &Packet<T>) {
+unsafe fn release<T>(cx: *const Context, packet: *const Packet<T>) {
     // SAFETY: the waiter does not leave before `ready` (forwarded
-    // contract), so its context is alive.
+    // contract), so its context is alive, and stays alive while
+    // `store_packet` runs.
     let cx = unsafe { &*cx };
     cx.unpark();
-    cx.store_packet(packet as *const Packet<T> as *mut ());
-    packet.ready.store(true, Release);
+    cx.store_packet(packet as *mut ());
+    // SAFETY: as above, the packet is alive until this store lands; no
+    // reference to the packet outlives it (see the docs).
+    unsafe { (*packet).ready.store(true, Release) };
 }
 
 /// Wakes a select-sender we picked and hands it its box; it writes its
@@ -345,9 +355,11 @@ unsafe fn release<T>(cx: *const Context, packet: &Packet<T>) {
 /// nothing of it is used after the handing over.
 unsafe fn wake_select_sender(cx: *const Context, packet: *mut ()) {
     // SAFETY: it waits for the packet pointer, which we store last.
-    let cx = unsafe { &*cx };
-    cx.unpark();
-    cx.store_packet(packet);
+    unsafe { &*cx }.unpark();
+    // SAFETY: still waiting for that pointer; the store itself does not
+    // borrow the context, which may go as soon as the store lands (as in
+    // `release`).
+    unsafe { Context::store_packet_last(cx, packet) };
 }
 
 struct Inner {

@@ -10,9 +10,11 @@
 //! the waiter may leave as soon as the last store of the release lands.
 //! Miri checks that no reference into that frame is still live then (a
 //! reference *argument* would be: it must stay valid until its function
-//! returns). Under plain `cargo test` these are ordinary smoke tests.
+//! returns), and that a boxed packet (a dynamic `Select` arm's) comes back
+//! to its owner with the permission to free it. Under plain `cargo test`
+//! these are ordinary smoke tests.
 
-use gofer_chan::{bounded, select};
+use gofer_chan::{Select, bounded, select};
 use std::thread;
 
 const ROUNDS: usize = 20;
@@ -46,5 +48,19 @@ fn select_arms_are_released_from_their_frames() {
         let h = thread::spawn(move || select! { recv(r) -> v => v.unwrap() });
         s.send(8).unwrap();
         assert_eq!(h.join().unwrap(), 8);
+    }
+}
+
+#[test]
+fn a_dynamic_select_receive_frees_the_box_it_was_handed_back() {
+    for i in 0..ROUNDS as u32 {
+        let (s, r) = bounded::<u32>(0);
+        let h = thread::spawn(move || s.send(i).unwrap());
+        let mut sel = Select::new();
+        let idx = sel.recv(&r);
+        let op = sel.select();
+        assert_eq!(op.index(), idx);
+        assert_eq!(op.recv(&r), Ok(i));
+        h.join().unwrap();
     }
 }

@@ -329,22 +329,25 @@ impl WaitList {
 /// may free its frame (a stack packet) between our store of `ready` and
 /// our return — undefined behaviour that Miri reports (Stacked and Tree
 /// Borrows). The store goes through a reference to the atomic alone, the
-/// way `Arc`'s drop touches its counter.
+/// way `Arc`'s drop touches its counter. And it is the pointer as listed
+/// (the owner's own), never one re-derived from a shared reference: the
+/// owner of a box frees it through the pointer handed back here, which
+/// needs the box's own permission to write.
 ///
 /// # Safety
 /// We picked the waiter (won its select word) and have not released it;
-/// `packet` is its packet.
+/// `packet` is its packet (a `Packet<T>`), as it was listed.
 #[inline]
-unsafe fn release<T>(cx: *const Context, packet: *const Packet<T>) {
+unsafe fn release<T>(cx: *const Context, packet: *mut ()) {
     // SAFETY: the waiter does not leave before `ready` (forwarded
     // contract), so its context is alive, and stays alive while
     // `store_packet` runs.
     let cx = unsafe { &*cx };
     cx.unpark();
-    cx.store_packet(packet as *mut ());
+    cx.store_packet(packet);
     // SAFETY: as above, the packet is alive until this store lands; no
     // reference to the packet outlives it (see the docs).
-    unsafe { (*packet).ready.store(true, Release) };
+    unsafe { (*(packet as *const Packet<T>)).ready.store(true, Release) };
 }
 
 /// Wakes a select-sender we picked and hands it its box; it writes its
@@ -460,7 +463,7 @@ impl<T> Channel<T> {
             let msg = unsafe { p.take_msg() };
             debug_assert!(msg.is_some(), "a blocked sender without its message");
             // SAFETY: picked by us and not released yet.
-            unsafe { release(peer, p) };
+            unsafe { release::<T>(peer, packet) };
             msg
         } else {
             // A select-sender: it has yet to make its message.
@@ -515,7 +518,7 @@ impl<T> Channel<T> {
         unsafe { p.put_msg(Some(msg)) };
         drop(inner);
         // SAFETY: picked by us, not released.
-        unsafe { release(w.cx, p) };
+        unsafe { release::<T>(w.cx, w.packet) };
     }
 
     pub(crate) fn send(
@@ -634,7 +637,7 @@ impl<T> Channel<T> {
                     let msg = unsafe { p.take_msg() };
                     drop(inner);
                     // SAFETY: picked by us, not released.
-                    unsafe { release(w.cx, p) };
+                    unsafe { release::<T>(w.cx, w.packet) };
                     return Ok(msg.expect("a blocked sender without its message"));
                 }
                 drop(inner);
@@ -741,7 +744,9 @@ impl<T> Channel<T> {
     unsafe fn fill(&self, token: &mut Token, msg: Option<T>) {
         // SAFETY: a receiver's packet we picked (it waits for `ready`), or
         // our own box whose receiver waits for `ready`.
-        let p = unsafe { &*(token.zero.packet as *const Packet<T>) };
+        let packet = token.zero.packet;
+        // SAFETY: as above.
+        let p = unsafe { &*(packet as *const Packet<T>) };
         // SAFETY: as above: nobody else touches it before `ready`.
         unsafe { p.put_msg(msg) };
         let peer = std::mem::replace(&mut token.zero.peer, std::ptr::null());
@@ -750,7 +755,7 @@ impl<T> Channel<T> {
             p.ready.store(true, Release);
         } else {
             // SAFETY: picked in `start_send`, not released.
-            unsafe { release(peer, p) };
+            unsafe { release::<T>(peer, packet) };
         }
     }
 
@@ -840,10 +845,10 @@ impl<T> Channel<T> {
         let p = unsafe { &*(token.zero.packet as *const Packet<T>) };
         if p.home == Home::Stack {
             // A blocked sender: leave its message; it offers it again.
-            token.zero.packet = std::ptr::null_mut();
+            let packet = std::mem::replace(&mut token.zero.packet, std::ptr::null_mut());
             let peer = std::mem::replace(&mut token.zero.peer, std::ptr::null());
             // SAFETY: picked in `start_recv`, not released.
-            unsafe { release(peer, p) };
+            unsafe { release::<T>(peer, packet) };
         } else {
             // The message is on its way (or here) and its sender has moved
             // on: it can only be dropped.

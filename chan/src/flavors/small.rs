@@ -334,18 +334,27 @@ impl WaitList {
         }
     }
 
-    /// Takes the longest waiter, other than the calling task, whose wait
-    /// is still undecided, and decides it for its operation (entries of
-    /// tasks decided elsewhere stay: their owners remove them). The caller
-    /// completes the operation and then wakes it.
+    /// Takes the longest waiter whose wait is still undecided, and decides
+    /// it for its operation (entries of tasks decided elsewhere stay: their
+    /// owners remove them). The caller completes the operation and then
+    /// wakes it.
+    ///
+    /// The caller is never among the waiters, so there is no identity
+    /// check (it cost a thread-local lookup per pick). Only [`balance`]
+    /// picks, and it runs at the end of a send, receive, `write`, `read`
+    /// or `abandon` — never inside a wait: a task lists entries only in
+    /// `send`, `recv` and a select's registration round (`register`, which
+    /// never balances), and it unlists all of them (or was picked, which
+    /// unlisted them) before it can run any of those again. A select with
+    /// a send arm and a receive arm on the same channel therefore never
+    /// pairs with itself (`chan/tests/small.rs` pins it).
+    ///
+    /// [`balance`]: Channel::balance
     fn try_select(&mut self) -> Option<Entry> {
-        if self.selectors.is_empty() {
-            return None;
-        }
-        let me = crate::rt::current_task_id();
-        let i = self.selectors.iter().position(|e| {
-            e.cx.task_id() != me && e.cx.try_select(Selected::Operation(e.oper)).is_ok()
-        })?;
+        let i = self
+            .selectors
+            .iter()
+            .position(|e| e.cx.try_select(Selected::Operation(e.oper)).is_ok())?;
         let entry = if i == 0 {
             self.selectors.pop_front()?
         } else {

@@ -279,7 +279,7 @@ struct Release {
 }
 
 impl Wake {
-    #[inline]
+    #[inline(always)]
     fn wake(self) {
         match self {
             Wake::Release(r) => {
@@ -324,13 +324,19 @@ impl Wakes {
         }
     }
 
-    #[inline]
+    /// Inlined into every critical section's end: with nobody to wake it
+    /// is two tests (the out-of-line call measured ~27 instructions).
+    #[inline(always)]
     fn wake(self) {
-        if let Some(first) = self.first {
+        let Wakes { first, rest } = self;
+        if let Some(first) = first {
             first.wake();
-            if !self.rest.is_empty() {
-                Self::wake_rest(self.rest);
-            }
+        }
+        if rest.capacity() != 0 {
+            Self::wake_rest(rest);
+        } else {
+            // Never allocated: nothing to drop.
+            std::mem::forget(rest);
         }
     }
 

@@ -819,6 +819,7 @@ impl<T> Channel<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn send(
         &self,
         msg: T,
@@ -896,6 +897,7 @@ impl<T> Channel<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         loop {
             let mut inner = self.lock();

@@ -415,22 +415,37 @@ impl WaitList {
     /// pairs with itself (`chan/tests/small.rs` pins it).
     ///
     /// [`balance`]: Channel::balance
+    #[inline]
     fn try_select(&mut self) -> Option<Waiter> {
-        let i = self.selectors.iter().position(|e| {
-            // SAFETY: listed.
-            unsafe { e.cx() }
-                .try_select(Selected::Operation(e.oper))
-                .is_ok()
-        })?;
-        let entry = if i == 0 {
+        // Almost always the front (the longest waiter) is undecided: pop
+        // it without a search.
+        let front = self.selectors.front()?;
+        // SAFETY: listed.
+        let won = unsafe { front.cx() }
+            .try_select(Selected::Operation(front.oper))
+            .is_ok();
+        let entry = if won {
             self.selectors.pop_front()?
         } else {
-            self.selectors.remove(i)?
+            self.try_select_behind()?
         };
         // A select-receiver's `accept` finds its packet through its slot.
         // SAFETY: picked by us just now.
         unsafe { entry.cx() }.store_packet(entry.packet);
         Some(entry)
+    }
+
+    /// `try_select` past a front entry decided elsewhere (its owner, a
+    /// select that finished through another channel, will remove it).
+    #[cold]
+    fn try_select_behind(&mut self) -> Option<Waiter> {
+        let i = self.selectors.iter().skip(1).position(|e| {
+            // SAFETY: listed.
+            unsafe { e.cx() }
+                .try_select(Selected::Operation(e.oper))
+                .is_ok()
+        })?;
+        self.selectors.remove(i + 1)
     }
 
     fn watch(&mut self, oper: Operation, cx: &Context) {

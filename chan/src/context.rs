@@ -11,7 +11,7 @@
 //! fail and moves on, so an operation is chosen at most once — Go's
 //! `selectDone`.
 
-use crate::rt::{self, Task, TaskId, WaitSlot};
+use crate::rt::{self, Task, WaitSlot};
 use crate::select::Selected;
 use crate::utils::Backoff;
 use std::sync::atomic::Ordering::*;
@@ -128,12 +128,5 @@ impl Context {
     #[inline]
     pub(crate) fn unpark(&self) {
         self.task.unpark();
-    }
-
-    /// Identity of the waiting task: a goroutine, not a thread, so two
-    /// goroutines sharing a worker thread can pair on a channel.
-    #[inline]
-    pub(crate) fn task_id(&self) -> TaskId {
-        self.task.id()
     }
 }

@@ -347,3 +347,66 @@ fn every_sender_blocked_on_a_full_small_channel_gets_its_message_back_on_close(m
     back.assert_each(1);
 }
 all_modes!(every_sender_blocked_on_a_full_small_channel_gets_its_message_back_on_close);
+
+/// A select with a send arm and a receive arm on the same `bounded(1)`
+/// channel never completes one of them with the other: a task's own
+/// entries are never picked by the task itself (the flavor makes no
+/// identity check for this; see `WaitList::try_select` in `small.rs`).
+/// Without waiting, the arm the channel allows wins; when both arms wait,
+/// each is completed by another task.
+fn a_select_with_both_arms_on_one_small_channel_never_pairs_with_itself(mode: Mode) {
+    let (s, r) = bounded::<u32>(1);
+    let both = |v: u32| {
+        select! {
+            send(s, v) -> res => res.map(|()| ("sent", v)).map_err(|_| ()),
+            recv(r) -> got => got.map(|m| ("received", m)).map_err(|_| ()),
+        }
+    };
+    // Empty: only the send can go; full: only the receive.
+    assert_eq!(both(1), Ok(("sent", 1)));
+    assert_eq!(s.len(), 1);
+    assert_eq!(both(2), Ok(("received", 1)));
+    assert!(s.is_empty());
+
+    // Both arms wait: the one slot is reserved for a select-send that has
+    // not written yet. Writing it completes the waiting receive arm.
+    scope(mode, |sc| {
+        let mut sel = Select::new();
+        sel.send(&s);
+        let reserved = sel.select();
+        let selecting = sc.spawn(|| both(3));
+        sleep(ms(20));
+        assert!(
+            !selecting.is_finished(),
+            "a select finished on a channel with no room and no message"
+        );
+        reserved.send(&s, 4).unwrap();
+        assert_eq!(selecting.join(), Ok(("received", 4)));
+        assert_eq!(
+            r.try_recv(),
+            Err(TryRecvError::Empty),
+            "the select also sent"
+        );
+    });
+
+    // Both arms wait: the one message is claimed by a select-receive that
+    // has not taken it yet. Taking it frees the slot for the waiting send
+    // arm.
+    s.send(5).unwrap();
+    scope(mode, |sc| {
+        let mut sel = Select::new();
+        sel.recv(&r);
+        let claimed = sel.select();
+        let selecting = sc.spawn(|| both(6));
+        sleep(ms(20));
+        assert!(
+            !selecting.is_finished(),
+            "a select finished on a channel with no room and no message"
+        );
+        assert_eq!(claimed.recv(&r), Ok(5));
+        assert_eq!(selecting.join(), Ok(("sent", 6)));
+        assert_eq!(r.try_recv(), Ok(6));
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+all_modes!(a_select_with_both_arms_on_one_small_channel_never_pairs_with_itself);

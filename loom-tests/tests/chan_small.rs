@@ -153,6 +153,77 @@ fn a_select_recv_on_bounded_one_decided_by_another_arm_leaves_a_racing_message_i
     });
 }
 
+// ---- letting picked waiters go after the unlock ------------------------------
+//
+// A picker moves the message under the lock, and after the unlock unparks
+// the waiter and only then sets its packet's `ready`: the waiter's context
+// is borrowed, not counted, so the waiter must not leave before that store.
+// A select-sender has no packet and may return as soon as it is chosen; it
+// is woken through a counted handle.
+
+/// The main thread holds the one slot of a `bounded(1)` (a select send
+/// that has not written); one spawned thread blocks in `recv`, the other
+/// in `send(2)`. Writing the slot lets both go in one critical section:
+/// the receiver is handed 1 and the sender's 2 moves into the freed slot.
+/// Each message arrives once, in order, and both waiters return.
+#[test]
+fn one_write_on_bounded_one_lets_a_blocked_receiver_and_a_blocked_sender_go() {
+    sweep(1, 1, |late| {
+        let (s, r) = bounded::<u32>(1);
+        let mut sel = Select::new();
+        sel.send(&s);
+        let op = sel.select();
+        let r2 = r.clone();
+        let receiver = thread::spawn(move || {
+            late.peer();
+            r2.recv().unwrap()
+        });
+        let s2 = s.clone();
+        let sender = thread::spawn(move || {
+            late.peer();
+            s2.send(2).unwrap();
+        });
+        late.main();
+        op.send(&s, 1).unwrap();
+        sender.join().unwrap();
+        let first = receiver.join().unwrap();
+        let second = r.try_recv();
+        // The receiver may have arrived after the write and the sender's 2.
+        match (first, second) {
+            (1, Ok(2)) => {}
+            other => panic!("received {other:?}"),
+        }
+        assert_eq!(r.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+/// A select with a send arm on a full `bounded(1)` (and a receive arm on
+/// a channel nobody sends on) waits; the spawned thread receives twice.
+/// The receive that frees the slot grants it to the select, which writes
+/// 2 into it; its select word may be decided before it is unparked.
+#[test]
+fn a_select_send_arm_on_a_full_bounded_one_is_granted_the_slot_a_receive_frees() {
+    sweep(2, 2, |late| {
+        let (s, r) = bounded::<u32>(1);
+        let (_s_other, r_other) = bounded::<u32>(1);
+        s.try_send(1).unwrap();
+        let receiver = thread::spawn(move || {
+            late.peer();
+            let first = r.recv().unwrap();
+            let second = r.recv().unwrap();
+            (first, second)
+        });
+        late.main();
+        let mut sel = Select::new();
+        let i = sel.send(&s);
+        sel.recv(&r_other);
+        let op = sel.select();
+        assert_eq!(op.index(), i);
+        op.send(&s, 2).unwrap();
+        assert_eq!(receiver.join().unwrap(), (1, 2));
+    });
+}
+
 // ---- disconnecting while a slot is reserved ---------------------------------
 
 /// The spawned thread is granted the slot by a select send, closes the

@@ -37,6 +37,7 @@
 
 use crate::goroutine::{G, GRef, current_g, current_ref};
 use crate::sched::parker::Parker;
+use std::cell::Cell;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
@@ -126,15 +127,41 @@ static NEXT_THREAD_TASK: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static THREAD_TASK: Arc<ThreadTask> = Arc::new(ThreadTask::new());
+    /// The task of a thread whose `THREAD_TASK` is already destroyed (a
+    /// thread-local destructor that blocks on a channel, say). Const and
+    /// without a destructor, so it stays readable through the teardown.
+    static LATE_TASK: Cell<*const ThreadTask> = const { Cell::new(std::ptr::null()) };
 }
 
-/// The calling thread's task. During thread-local destruction the cached
-/// one is gone; a fresh one still parks and unparks correctly because
-/// nothing else can hold it yet.
+/// The calling thread's task.
 fn thread_task() -> Arc<ThreadTask> {
     THREAD_TASK
         .try_with(Arc::clone)
-        .unwrap_or_else(|_| Arc::new(ThreadTask::new()))
+        .unwrap_or_else(|_| late_task())
+}
+
+/// The calling thread's task once `THREAD_TASK` is gone: one per thread,
+/// made on first use. It must be the same task every time: the task a
+/// channel lists (`Task::with_current`) is the one `park_thread` must park
+/// on, or the peer's unpark goes to a task nobody parks on and the wait
+/// hangs (found in review: a destructor's `recv_timeout` slept to its
+/// deadline with the message there). Its one reference is leaked: the
+/// thread is exiting, and handles the peers still hold keep their own.
+fn late_task() -> Arc<ThreadTask> {
+    LATE_TASK.with(|late| {
+        let mut p = late.get();
+        if p.is_null() {
+            p = Arc::into_raw(Arc::new(ThreadTask::new()));
+            late.set(p);
+        }
+        // SAFETY: `p` came from `Arc::into_raw` above (on this thread) and
+        // that reference is never given back, so the task is alive; the
+        // new handle takes a count of its own.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        }
+    })
 }
 
 /// A handle to a task that can unpark it from any thread.
@@ -185,8 +212,9 @@ impl Task {
                 })))
             }) {
                 Ok(task) => f(&task),
-                // Thread-locals are being torn down: an owned fresh one.
-                Err(_) => f(&Task(Inner::Thread(Arc::new(ThreadTask::new())))),
+                // Thread-locals are being torn down: the same late task
+                // `park_thread` will park on.
+                Err(_) => f(&Task(Inner::Thread(late_task()))),
             },
         }
     }

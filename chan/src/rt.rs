@@ -8,8 +8,7 @@
 //! `loom-tests/` can model-check the channel protocols themselves.
 
 pub(crate) use gofer_runtime::park::{
-    Task, TaskId, WaitSlot, consume_budget, current_task_id, in_goroutine, park, park_deadline,
-    relax,
+    Task, TaskId, WaitSlot, consume_budget, current_task_id, in_goroutine, park, relax,
 };
 
 /// Sleeps the calling task until `deadline`, or forever.

@@ -166,28 +166,61 @@ impl Task {
     /// let id = Task::with_current(|t| t.id());
     /// assert_eq!(id, current_task_id());
     /// ```
+    ///
+    /// Inlined, with `f` called from one place, so that a wait loop in `f`
+    /// can be inlined into its caller as well (see
+    /// [`park_current`](Task::park_current)).
+    #[inline]
     pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> R {
-        match current_g() {
-            Some(g) => {
-                // SAFETY: the running goroutine is kept alive by its worker
-                // for as long as it runs, which covers this call; the
-                // `ManuallyDrop` never gives back the count it did not take.
-                let task = ManuallyDrop::new(Task(Inner::Goroutine(unsafe {
-                    GRef::from_raw(NonNull::from(g))
-                })));
-                f(&task)
-            }
-            None => match THREAD_TASK.try_with(|t| {
-                // SAFETY: the thread-local `Arc` outlives this call; the
-                // `ManuallyDrop` never gives back the count it did not take.
-                ManuallyDrop::new(Task(Inner::Thread(unsafe {
-                    Arc::from_raw(Arc::as_ptr(t))
-                })))
-            }) {
-                Ok(task) => f(&task),
-                // Thread-locals are being torn down: an owned fresh one.
-                Err(_) => f(&Task(Inner::Thread(Arc::new(ThreadTask::new())))),
+        let task = match current_g() {
+            // SAFETY: the running goroutine is kept alive by its worker for
+            // as long as it runs, which covers this call; a borrowed `Lent`
+            // never gives back the count it did not take.
+            Some(g) => Lent::borrowed(Task(Inner::Goroutine(unsafe {
+                GRef::from_raw(NonNull::from(g))
+            }))),
+            None => Lent::thread(),
+        };
+        f(&task.task)
+    }
+
+    /// Parks the calling task, which this handle must be, until its permit
+    /// is available (then consumes it) or `deadline` has passed: [`park`]
+    /// and [`park_deadline`] for a caller that holds its own handle, such
+    /// as a wait loop inside [`with_current`](Task::with_current). May
+    /// return spuriously.
+    ///
+    /// Two things make it cheaper than [`park`] in a loop that waits on
+    /// some condition. It does not look up the current task again (a
+    /// thread-local access that is not inlined, see `goroutine::current_g`).
+    /// And it is inlined, so a goroutine's switch sits in its caller's
+    /// frame: corosensei resumes a goroutine with a `call` and suspends it
+    /// with a `ret`, and every frame the goroutine returns through between
+    /// a resume and its next suspension costs a mispredicted return
+    /// (GAPS §6). `park` itself stays a call: inlined everywhere it is
+    /// used, it made spawn + join costlier (GAPS §7).
+    ///
+    /// # Safety
+    ///
+    /// `self` is a handle to the calling task: the one `with_current` lent
+    /// to this call, or a clone of it or of [`Task::current`] taken by this
+    /// same task. For a goroutine, parking suspends the coroutine the
+    /// handle names, through the yielder on that coroutine's stack; called
+    /// with another goroutine's handle, it would switch away from a stack
+    /// that is not the one running.
+    #[inline]
+    pub unsafe fn park_current(&self, deadline: Option<Instant>) {
+        debug_assert!(
+            match (&self.0, current_g()) {
+                (Inner::Goroutine(g), Some(cur)) => std::ptr::eq::<G>(&**g, cur),
+                (Inner::Thread(_), None) => true,
+                _ => false,
             },
+            "park_current: not the calling task's handle"
+        );
+        match &self.0 {
+            Inner::Goroutine(g) => park_goroutine(g, deadline),
+            Inner::Thread(t) => park_thread_task(t, deadline),
         }
     }
 
@@ -231,6 +264,54 @@ impl fmt::Debug for Task {
     }
 }
 
+/// The handle [`Task::with_current`] lends: borrowed (the reference it
+/// stands for is never given back), or, while thread-locals are torn
+/// down, a fresh one of its own, dropped with it.
+struct Lent {
+    task: ManuallyDrop<Task>,
+    owned: bool,
+}
+
+impl Lent {
+    /// A handle whose reference count was not taken for it.
+    #[inline]
+    fn borrowed(task: Task) -> Lent {
+        Lent {
+            task: ManuallyDrop::new(task),
+            owned: false,
+        }
+    }
+
+    /// The calling thread's task.
+    #[cold]
+    #[inline(never)]
+    fn thread() -> Lent {
+        THREAD_TASK
+            .try_with(|t| {
+                // SAFETY: the thread-local `Arc` outlives the call of
+                // `with_current` on this thread.
+                Lent::borrowed(Task(Inner::Thread(unsafe {
+                    Arc::from_raw(Arc::as_ptr(t))
+                })))
+            })
+            // Thread-locals are being torn down: an owned fresh one.
+            .unwrap_or_else(|_| Lent {
+                task: ManuallyDrop::new(Task(Inner::Thread(Arc::new(ThreadTask::new())))),
+                owned: true,
+            })
+    }
+}
+
+impl Drop for Lent {
+    #[inline]
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: an owned handle, dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.task) }
+        }
+    }
+}
+
 /// The calling task's id (goroutine id inside a goroutine).
 pub fn current_task_id() -> TaskId {
     match current_g() {
@@ -267,6 +348,12 @@ fn park_inner(deadline: Option<Instant>) {
     }
 }
 
+/// Parks goroutine `g`, which must be the caller.
+///
+/// `#[inline]` so that [`Task::park_current`] puts the switch straight
+/// into its caller's wait loop (see there); [`park`] keeps it behind one
+/// out-of-line call, `park_inner`, as before.
+#[inline]
 fn park_goroutine(g: &G, deadline: Option<Instant>) {
     if g.permit.try_take() {
         return;
@@ -291,6 +378,8 @@ fn park_goroutine(g: &G, deadline: Option<Instant>) {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn park_blocking_thread(g: &G, deadline: Option<Instant>) {
     let parker = &crate::sched::runtime().workers[g.home()].parker;
     if !g.permit.commit_blocking() {
@@ -322,7 +411,12 @@ pub(crate) fn parked_threads() -> usize {
 }
 
 fn park_thread(deadline: Option<Instant>) {
-    let task = thread_task();
+    park_thread_task(&thread_task(), deadline)
+}
+
+/// Parks the calling thread, whose task `task` must be.
+#[inline(never)]
+fn park_thread_task(task: &ThreadTask, deadline: Option<Instant>) {
     if deadline.is_none() {
         // Count first, then mark: an unparker only uncounts a marked
         // thread, so the count never goes below the truth.

@@ -370,8 +370,8 @@ fn park_goroutine(g: &G, deadline: Option<Instant>) {
         // Block the worker thread instead, until unparked.
         return park_blocking_thread(g, deadline);
     }
+    // Resumes with the permit consumed (see `permit.rs`).
     g.suspend_parked(deadline);
-    g.permit.after_wake();
     if deadline.is_some() {
         // Turns this park's timer entry stale.
         g.timer_seq.fetch_add(1, Release);

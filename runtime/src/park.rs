@@ -460,9 +460,20 @@ pub fn consume_budget() {
         let left = local.budget.get();
         if left > 0 {
             local.budget.set(left - 1);
-        } else if current_g().is_some() {
-            crate::yield_now();
+        } else {
+            budget_spent();
         }
+    }
+}
+
+/// The yield of a spent budget, out of line: inlined into every channel
+/// operation, the switch made each of them save and restore all
+/// callee-saved registers (it clobbers them), once per 128 calls used.
+#[cold]
+#[inline(never)]
+fn budget_spent() {
+    if current_g().is_some() {
+        crate::yield_now();
     }
 }
 

@@ -492,6 +492,45 @@ pub fn relax() {
 mod tests {
     use super::*;
 
+    /// The handle `with_current` lends parks its own task, in a goroutine
+    /// and on a plain thread, and an unpark through a clone of it wakes it.
+    #[test]
+    fn park_current_parks_the_lent_handle_and_unpark_wakes_it() {
+        fn wait_for(flag: &AtomicBool) {
+            Task::with_current(|me| {
+                while !flag.load(Acquire) {
+                    // SAFETY: `me` is the handle lent to this very task.
+                    unsafe { me.park_current(None) };
+                }
+            })
+        }
+        let in_goroutine = crate::spawn(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let (f, me) = (flag.clone(), Task::current());
+            let waker = crate::spawn(move || {
+                f.store(true, Release);
+                me.unpark();
+            });
+            wait_for(&flag);
+            waker.join().unwrap();
+        });
+        in_goroutine.join().unwrap();
+
+        let flag = Arc::new(AtomicBool::new(false));
+        let (f, me) = (flag.clone(), Task::current());
+        let waker = std::thread::spawn(move || {
+            f.store(true, Release);
+            me.unpark();
+        });
+        wait_for(&flag);
+        waker.join().unwrap();
+        // A deadline in the past returns at once.
+        Task::with_current(|me| {
+            // SAFETY: as above.
+            unsafe { me.park_current(Some(Instant::now())) }
+        });
+    }
+
     /// sysmon's deadlock check counts threads parked in gofer; one that
     /// has been unparked must leave the count at once, not when the OS
     /// gets round to running it again (on a starved machine, a false

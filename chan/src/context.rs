@@ -56,6 +56,23 @@ impl Context {
             .map_err(Selected::from)
     }
 
+    /// As [`try_select`](Self::try_select), for a wait that only holders
+    /// of one lock ever decide (a blocking operation without a deadline,
+    /// listed in one channel; it never decides its own wait): under that
+    /// lock a load and a store do what the compare-and-swap did, without
+    /// a locked instruction.
+    #[inline]
+    pub(crate) fn try_select_locked(&self, select: Selected) -> Result<(), Selected> {
+        let state = &self.slot().state;
+        match Selected::from(state.load(Relaxed)) {
+            Selected::Waiting => {
+                state.store(select.into(), Release);
+                Ok(())
+            }
+            sel => Err(sel),
+        }
+    }
+
     /// How the wait ended, or `Waiting`.
     #[inline]
     pub(crate) fn selected(&self) -> Selected {

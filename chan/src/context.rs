@@ -11,7 +11,7 @@
 //! fail and moves on, so an operation is chosen at most once — Go's
 //! `selectDone`.
 
-use crate::rt::{self, Task, WaitSlot};
+use crate::rt::{Task, WaitSlot};
 use crate::select::Selected;
 use crate::utils::Backoff;
 use std::sync::atomic::Ordering::*;
@@ -28,7 +28,7 @@ pub struct Context {
 
 impl Context {
     /// Runs `f` with a context for the calling task, reset to `Waiting`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with<F, R>(f: F) -> R
     where
         F: FnOnce(&Context) -> R,
@@ -54,6 +54,23 @@ impl Context {
             .compare_exchange(Selected::Waiting.into(), select.into(), AcqRel, Acquire)
             .map(|_| ())
             .map_err(Selected::from)
+    }
+
+    /// As [`try_select`](Self::try_select), for a wait that only holders
+    /// of one lock ever decide (a blocking operation without a deadline,
+    /// listed in one channel; it never decides its own wait): under that
+    /// lock a load and a store do what the compare-and-swap did, without
+    /// a locked instruction.
+    #[inline]
+    pub(crate) fn try_select_locked(&self, select: Selected) -> Result<(), Selected> {
+        let state = &self.slot().state;
+        match Selected::from(state.load(Relaxed)) {
+            Selected::Waiting => {
+                state.store(select.into(), Release);
+                Ok(())
+            }
+            sel => Err(sel),
+        }
     }
 
     /// How the wait ended, or `Waiting`.
@@ -104,6 +121,16 @@ impl Context {
 
     /// Parks until the wait is decided or `deadline` passes; in the latter
     /// case aborts it (unless decided meanwhile). Returns the decision.
+    ///
+    /// Only the waiting task itself calls this, on the context
+    /// [`with`](Context::with) lent it: a context is made only there, for
+    /// the calling task, and everybody else only selects or unparks one
+    /// (or a clone of one, in a `Waker`).
+    ///
+    /// Inlined, down to the goroutine switch (`Task::park_current`), into
+    /// each flavor's wait: a goroutine resumed here returns through that
+    /// many fewer frames before it next suspends (GAPS §6, §7).
+    #[inline(always)]
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Selected {
         loop {
             let sel = self.selected();
@@ -111,8 +138,11 @@ impl Context {
                 return sel;
             }
             match deadline {
-                None => rt::park(),
-                Some(end) if Instant::now() < end => rt::park_deadline(end),
+                // SAFETY: the task of this context is the caller (see
+                // above).
+                None => unsafe { self.task.park_current(None) },
+                // SAFETY: as above.
+                Some(end) if Instant::now() < end => unsafe { self.task.park_current(Some(end)) },
                 Some(_) => {
                     return match self.try_select(Selected::Aborted) {
                         Ok(()) => Selected::Aborted,

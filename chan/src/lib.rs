@@ -61,6 +61,8 @@
 //!   Whoever completes one of its operations — or a disconnect, or the
 //!   task's own timeout — decides the wait with one CAS on that word; a
 //!   task is therefore chosen for at most one operation of a `select!`.
+//!   (A blocking rendezvous send or receive without a deadline is decided
+//!   only under its channel's lock, so there a load and a store do.)
 //! * Wakeups go through the runtime's park/unpark, which has permit
 //!   semantics (an unpark racing with the park is never lost) and never
 //!   runs the woken task inline, so it is safe under a channel lock.

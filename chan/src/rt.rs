@@ -7,9 +7,7 @@
 //! `--cfg loom` the runtime exports a loom double with the same shape, so
 //! `loom-tests/` can model-check the channel protocols themselves.
 
-pub(crate) use gofer_runtime::park::{
-    Task, WaitSlot, consume_budget, in_goroutine, park, park_deadline, relax,
-};
+pub(crate) use gofer_runtime::park::{Task, WaitSlot, consume_budget, in_goroutine, park, relax};
 
 /// Sleeps the calling task until `deadline`, or forever.
 #[cfg(not(loom))]

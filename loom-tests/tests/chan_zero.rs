@@ -197,6 +197,39 @@ fn a_select_recv_lists_its_frame_packet_again_after_an_abandoned_send() {
     });
 }
 
+/// A blocked receive without a deadline is decided only under the channel
+/// lock, so a picker decides it with a load and a store rather than a CAS
+/// (`Context::try_select_locked`). A close decides it too and leaves it
+/// listed until it runs and unlists itself: a sender arriving meanwhile
+/// must see the close's decision and not pair with it (else the message
+/// of a send that succeeded is lost).
+#[test]
+fn a_send_never_pairs_with_a_receive_that_a_close_decided() {
+    sweep(1, 1, |late| {
+        let (s, r) = bounded::<u32>(0);
+        let closer_s = s.clone();
+        let receiver = thread::spawn(move || {
+            late.peer();
+            r.recv()
+        });
+        let closer = thread::spawn(move || {
+            late.peer();
+            closer_s.close();
+        });
+        late.main();
+        let sent = s.send(7);
+        let got = receiver.join().unwrap();
+        closer.join().unwrap();
+        match sent {
+            Ok(()) => assert_eq!(got, Ok(7), "a completed send's message was lost"),
+            Err(back) => {
+                assert_eq!(back.0, 7);
+                assert!(got.is_err(), "received a message nobody sent");
+            }
+        }
+    });
+}
+
 fn no_message() -> u32 {
     panic!("no message (abandons the send)")
 }

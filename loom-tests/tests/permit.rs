@@ -69,10 +69,11 @@ impl World {
             // has the goroutine (`find_runnable` -> `sleep`).
             self.wait_for_inbox();
         }
-        // Else a permit arrived during the switch: `local.push_back(g)`,
-        // and the worker picks it straight back up.
+        // Else a permit arrived during the switch (the failed commit took
+        // it): `local.push_back(g)`, and the worker picks it straight back
+        // up. Either way the goroutine resumes with its permit consumed:
+        // nothing is left for it to do on the permit.
         self.resume();
-        self.permit.after_wake();
         committed
     }
 
@@ -221,6 +222,35 @@ fn parking_in_a_loop_on_a_condition_sees_every_round() {
             }
         }
         waker.join().unwrap();
+        w.assert_inbox_empty();
+    });
+}
+
+/// The woken goroutine does no atomic operation on its permit (the commit
+/// or the scheduling unparker consumed it), so an unpark that lands after
+/// it was scheduled must still be seen: it leaves a permit, and the next
+/// park returns on it. The conditions are relaxed, so the permit alone has
+/// to carry each waker's write to the goroutine.
+#[test]
+fn two_wakers_with_conditions_of_their_own_are_both_seen() {
+    check(|| {
+        let w = Arc::new(World::new());
+        let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+        let wakers: Vec<_> = (0..2)
+            .map(|i| {
+                let (w, flags) = (w.clone(), flags.clone());
+                thread::spawn(move || {
+                    flags[i].store(true, Relaxed);
+                    w.unpark();
+                })
+            })
+            .collect();
+        while !(flags[0].load(Relaxed) && flags[1].load(Relaxed)) {
+            w.park();
+        }
+        for waker in wakers {
+            waker.join().unwrap();
+        }
         w.assert_inbox_empty();
     });
 }

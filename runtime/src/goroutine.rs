@@ -406,6 +406,7 @@ impl Header {
     /// the thread that resumed the goroutine and that reads it right after
     /// the switch (it used to live in every goroutine's header: 16 bytes of
     /// each cell, for the few parks that have a deadline).
+    #[inline]
     pub(crate) fn suspend_parked(&self, deadline: Option<Instant>) {
         match deadline {
             None => self.suspend(Suspend::Park),

@@ -96,7 +96,9 @@
 //! the switch makes the commit fail and the goroutine simply runs again; an
 //! unpark after the commit is the only one that queues it. So a goroutine is
 //! never queued twice, never queued while still running, and no wakeup is
-//! lost (`permit.rs`, also model-checked). Parked goroutines keep themselves
+//! lost (`permit.rs`, also model-checked). The commit or the unparker that
+//! queues the goroutine also consumes its permit, so a woken goroutine
+//! resumes without an atomic operation of its own. Parked goroutines keep themselves
 //! alive: nothing ever destroys a suspended goroutine, which is what lets
 //! channels, `scope` and `blocking` lend out pointers into goroutine
 //! stacks.

@@ -193,29 +193,61 @@ impl Task {
     /// let id = Task::with_current(|t| t.id());
     /// assert_eq!(id, current_task_id());
     /// ```
+    ///
+    /// Inlined, with `f` called from one place, so that a wait loop in `f`
+    /// can be inlined into its caller as well (see
+    /// [`park_current`](Task::park_current)).
+    #[inline]
     pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> R {
-        match current_g() {
-            Some(g) => {
-                // SAFETY: the running goroutine is kept alive by its worker
-                // for as long as it runs, which covers this call; the
-                // `ManuallyDrop` never gives back the count it did not take.
-                let task = ManuallyDrop::new(Task(Inner::Goroutine(unsafe {
-                    GRef::from_raw(NonNull::from(g))
-                })));
-                f(&task)
-            }
-            None => match THREAD_TASK.try_with(|t| {
-                // SAFETY: the thread-local `Arc` outlives this call; the
-                // `ManuallyDrop` never gives back the count it did not take.
-                ManuallyDrop::new(Task(Inner::Thread(unsafe {
-                    Arc::from_raw(Arc::as_ptr(t))
-                })))
-            }) {
-                Ok(task) => f(&task),
-                // Thread-locals are being torn down: the same late task
-                // `park_thread` will park on.
-                Err(_) => f(&Task(Inner::Thread(late_task()))),
+        let task = match current_g() {
+            // SAFETY: the running goroutine is kept alive by its worker for
+            // as long as it runs, which covers this call; a borrowed `Lent`
+            // never gives back the count it did not take.
+            Some(g) => Lent::borrowed(Task(Inner::Goroutine(unsafe {
+                GRef::from_raw(NonNull::from(g))
+            }))),
+            None => Lent::thread(),
+        };
+        f(&task.task)
+    }
+
+    /// Parks the calling task, which this handle must be, until its permit
+    /// is available (then consumes it) or `deadline` has passed: [`park`]
+    /// and [`park_deadline`] for a caller that holds its own handle, such
+    /// as a wait loop inside [`with_current`](Task::with_current). May
+    /// return spuriously.
+    ///
+    /// Two things make it cheaper than [`park`] in a loop that waits on
+    /// some condition. It does not look up the current task again (a
+    /// thread-local access that is not inlined, see `goroutine::current_g`).
+    /// And it is inlined, so a goroutine's switch sits in its caller's
+    /// frame: corosensei resumes a goroutine with a `call` and suspends it
+    /// with a `ret`, and every frame the goroutine returns through between
+    /// a resume and its next suspension costs a mispredicted return
+    /// (GAPS §6). `park` itself stays a call: inlined everywhere it is
+    /// used, it made spawn + join costlier (GAPS §7).
+    ///
+    /// # Safety
+    ///
+    /// `self` is a handle to the calling task: the one `with_current` lent
+    /// to this call, or a clone of it or of [`Task::current`] taken by this
+    /// same task. For a goroutine, parking suspends the coroutine the
+    /// handle names, through the yielder on that coroutine's stack; called
+    /// with another goroutine's handle, it would switch away from a stack
+    /// that is not the one running.
+    #[inline]
+    pub unsafe fn park_current(&self, deadline: Option<Instant>) {
+        debug_assert!(
+            match (&self.0, current_g()) {
+                (Inner::Goroutine(g), Some(cur)) => std::ptr::eq::<G>(&**g, cur),
+                (Inner::Thread(_), None) => true,
+                _ => false,
             },
+            "park_current: not the calling task's handle"
+        );
+        match &self.0 {
+            Inner::Goroutine(g) => park_goroutine(g, deadline),
+            Inner::Thread(t) => park_thread_task(t, deadline),
         }
     }
 
@@ -259,6 +291,55 @@ impl fmt::Debug for Task {
     }
 }
 
+/// The handle [`Task::with_current`] lends: borrowed (the reference it
+/// stands for is never given back), or, while thread-locals are torn
+/// down, a fresh one of its own, dropped with it.
+struct Lent {
+    task: ManuallyDrop<Task>,
+    owned: bool,
+}
+
+impl Lent {
+    /// A handle whose reference count was not taken for it.
+    #[inline]
+    fn borrowed(task: Task) -> Lent {
+        Lent {
+            task: ManuallyDrop::new(task),
+            owned: false,
+        }
+    }
+
+    /// The calling thread's task.
+    #[cold]
+    #[inline(never)]
+    fn thread() -> Lent {
+        THREAD_TASK
+            .try_with(|t| {
+                // SAFETY: the thread-local `Arc` outlives the call of
+                // `with_current` on this thread.
+                Lent::borrowed(Task(Inner::Thread(unsafe {
+                    Arc::from_raw(Arc::as_ptr(t))
+                })))
+            })
+            // Thread-locals are being torn down: the thread's late task,
+            // the one `park` parks on too.
+            .unwrap_or_else(|_| Lent {
+                task: ManuallyDrop::new(Task(Inner::Thread(late_task()))),
+                owned: true,
+            })
+    }
+}
+
+impl Drop for Lent {
+    #[inline]
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: an owned handle, dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.task) }
+        }
+    }
+}
+
 /// The calling task's id (goroutine id inside a goroutine).
 pub fn current_task_id() -> TaskId {
     match current_g() {
@@ -295,6 +376,12 @@ fn park_inner(deadline: Option<Instant>) {
     }
 }
 
+/// Parks goroutine `g`, which must be the caller.
+///
+/// `#[inline]` so that [`Task::park_current`] puts the switch straight
+/// into its caller's wait loop (see there); [`park`] keeps it behind one
+/// out-of-line call, `park_inner`, as before.
+#[inline]
 fn park_goroutine(g: &G, deadline: Option<Instant>) {
     if g.permit.try_take() {
         return;
@@ -311,14 +398,16 @@ fn park_goroutine(g: &G, deadline: Option<Instant>) {
         // Block the worker thread instead, until unparked.
         return park_blocking_thread(g, deadline);
     }
+    // Resumes with the permit consumed (see `permit.rs`).
     g.suspend_parked(deadline);
-    g.permit.after_wake();
     if deadline.is_some() {
         // Turns this park's timer entry stale.
         g.timer_seq.fetch_add(1, Release);
     }
 }
 
+#[cold]
+#[inline(never)]
 fn park_blocking_thread(g: &G, deadline: Option<Instant>) {
     let parker = &crate::sched::runtime().workers[g.home()].parker;
     if !g.permit.commit_blocking() {
@@ -350,7 +439,12 @@ pub(crate) fn parked_threads() -> usize {
 }
 
 fn park_thread(deadline: Option<Instant>) {
-    let task = thread_task();
+    park_thread_task(&thread_task(), deadline)
+}
+
+/// Parks the calling thread, whose task `task` must be.
+#[inline(never)]
+fn park_thread_task(task: &ThreadTask, deadline: Option<Instant>) {
     if deadline.is_none() {
         // Count first, then mark: an unparker only uncounts a marked
         // thread, so the count never goes below the truth.
@@ -394,9 +488,20 @@ pub fn consume_budget() {
         let left = local.budget.get();
         if left > 0 {
             local.budget.set(left - 1);
-        } else if current_g().is_some() {
-            crate::yield_now();
+        } else {
+            budget_spent();
         }
+    }
+}
+
+/// The yield of a spent budget, out of line: inlined into every channel
+/// operation, the switch made each of them save and restore all
+/// callee-saved registers (it clobbers them), once per 128 calls used.
+#[cold]
+#[inline(never)]
+fn budget_spent() {
+    if current_g().is_some() {
+        crate::yield_now();
     }
 }
 
@@ -414,6 +519,45 @@ pub fn relax() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The handle `with_current` lends parks its own task, in a goroutine
+    /// and on a plain thread, and an unpark through a clone of it wakes it.
+    #[test]
+    fn park_current_parks_the_lent_handle_and_unpark_wakes_it() {
+        fn wait_for(flag: &AtomicBool) {
+            Task::with_current(|me| {
+                while !flag.load(Acquire) {
+                    // SAFETY: `me` is the handle lent to this very task.
+                    unsafe { me.park_current(None) };
+                }
+            })
+        }
+        let in_goroutine = crate::spawn(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let (f, me) = (flag.clone(), Task::current());
+            let waker = crate::spawn(move || {
+                f.store(true, Release);
+                me.unpark();
+            });
+            wait_for(&flag);
+            waker.join().unwrap();
+        });
+        in_goroutine.join().unwrap();
+
+        let flag = Arc::new(AtomicBool::new(false));
+        let (f, me) = (flag.clone(), Task::current());
+        let waker = std::thread::spawn(move || {
+            f.store(true, Release);
+            me.unpark();
+        });
+        wait_for(&flag);
+        waker.join().unwrap();
+        // A deadline in the past returns at once.
+        Task::with_current(|me| {
+            // SAFETY: as above.
+            unsafe { me.park_current(Some(Instant::now())) }
+        });
+    }
 
     /// sysmon's deadlock check counts threads parked in gofer; one that
     /// has been unparked must leave the count at once, not when the OS

@@ -66,6 +66,19 @@ impl Task {
         f(&Task::current())
     }
 
+    /// Parks the calling loom thread, which must be this task (checked:
+    /// a model in which a channel parks another task's handle fails).
+    ///
+    /// # Safety
+    /// As the real `Task::park_current`: `self` is the calling task.
+    pub unsafe fn park_current(&self, _deadline: Option<Instant>) {
+        assert!(
+            CURRENT.with(|t| Arc::ptr_eq(&t.0, &self.0)),
+            "park_current: not the calling task's handle"
+        );
+        park_task(self);
+    }
+
     /// Makes the permit available.
     pub fn unpark(&self) {
         *self.0.notified.lock().unwrap() = true;
@@ -85,7 +98,10 @@ impl Task {
 
 /// Parks the calling loom thread until its permit is available.
 pub fn park() {
-    let me = Task::current();
+    park_task(&Task::current());
+}
+
+fn park_task(me: &Task) {
     let mut n = me.0.notified.lock().unwrap();
     while !*n {
         n = me.0.cond.wait(n).unwrap();

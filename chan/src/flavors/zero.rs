@@ -6,7 +6,8 @@
 //! [`Link`] holds the operation id and a *borrowed* pointer to the
 //! waiter's context (Go's sudog), and parks. The arriving side, under the
 //! lock, picks the first waiter whose wait is still undecided (one CAS on
-//! its select word), unlinks it and moves the message into or out of its
+//! its select word; for a blocking send or receive without a deadline,
+//! which nobody decides outside this lock, a load and a store), unlinks it and moves the message into or out of its
 //! packet right there; then it unlocks and *releases* the waiter: unpark,
 //! hand over the packet pointer, set `ready`. A blocking send or receive
 //! therefore costs one lock, no allocation and no reference count on
@@ -175,6 +176,9 @@ impl<T> Packet<T> {
 struct Link {
     next: Cell<*const Link>,
     oper: Cell<Operation>,
+    /// Only holders of this channel's lock decide the waiter's wait (see
+    /// `Context::try_select_locked`).
+    locked_only: Cell<bool>,
     /// The waiter's context, borrowed (see the module docs).
     cx: Cell<*const Context>,
 }
@@ -184,6 +188,7 @@ impl Link {
         Link {
             next: Cell::new(std::ptr::null()),
             oper: Cell::new(Operation::NONE),
+            locked_only: Cell::new(false),
             cx: Cell::new(std::ptr::null()),
         }
     }
@@ -221,6 +226,19 @@ impl WaitList {
     /// Lists `packet` (a `Packet<T>`) for `oper` of the waiter `cx`.
     #[inline]
     fn push(&mut self, packet: *const (), oper: Operation, cx: *const Context) {
+        self.push_as(packet, oper, cx, false)
+    }
+
+    /// As `push`; `locked_only`: a blocking send or receive without a
+    /// deadline, whose wait only lock holders decide.
+    #[inline]
+    fn push_as(
+        &mut self,
+        packet: *const (),
+        oper: Operation,
+        cx: *const Context,
+        locked_only: bool,
+    ) {
         let link = packet as *const Link;
         // SAFETY: `packet` is a live `Packet<T>`, which starts with its
         // link (`repr(C)`); not listed, so nobody else touches the link.
@@ -228,6 +246,7 @@ impl WaitList {
             (*link).next.set(std::ptr::null());
             (*link).oper.set(oper);
             (*link).cx.set(cx);
+            (*link).locked_only.set(locked_only);
         }
         if self.tail.is_null() {
             self.head = link;
@@ -269,8 +288,19 @@ impl WaitList {
         while !link.is_null() {
             // SAFETY: listed (see the type docs); a listed waiter's context
             // is valid until its entry is unlisted, which needs the lock.
-            let (cx, oper) = unsafe { (&*(*link).cx.get(), (*link).oper.get()) };
-            if cx.try_select(Selected::Operation(oper)).is_ok() {
+            let (cx, oper, locked_only) = unsafe {
+                (
+                    &*(*link).cx.get(),
+                    (*link).oper.get(),
+                    (*link).locked_only.get(),
+                )
+            };
+            let picked = if locked_only {
+                cx.try_select_locked(Selected::Operation(oper))
+            } else {
+                cx.try_select(Selected::Operation(oper))
+            };
+            if picked.is_ok() {
                 return Some(self.unlink(prev, link));
             }
             prev = link;
@@ -563,9 +593,12 @@ impl<T> Channel<T> {
         Context::with(|cx| {
             let mut packet = Packet::new(Home::Stack, Some(msg));
             let oper = Operation::hook(&mut packet);
-            inner
-                .senders
-                .push(&packet as *const Packet<T> as *const (), oper, cx);
+            inner.senders.push_as(
+                &packet as *const Packet<T> as *const (),
+                oper,
+                cx,
+                deadline.is_none(),
+            );
             self.publish(&inner);
             inner.recv_observers.notify();
             drop(inner);
@@ -672,9 +705,12 @@ impl<T> Channel<T> {
         Context::with(|cx| {
             let mut packet = Packet::<T>::new(Home::Stack, None);
             let oper = Operation::hook(&mut packet);
-            inner
-                .receivers
-                .push(&packet as *const Packet<T> as *const (), oper, cx);
+            inner.receivers.push_as(
+                &packet as *const Packet<T> as *const (),
+                oper,
+                cx,
+                deadline.is_none(),
+            );
             self.publish(&inner);
             inner.send_observers.notify();
             drop(inner);

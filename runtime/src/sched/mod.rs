@@ -180,7 +180,6 @@ mod runtime {
     /// Makes a started goroutine runnable. `next`: run it before the rest of
     /// the waker's queue (Go's `runnext`), for communication latency.
     pub(crate) fn ready(g: GRef, next: bool) {
-        let rt = runtime();
         let home = g.home();
         let local = current_local();
         let g_migratable = g.migratable;
@@ -193,11 +192,15 @@ mod runtime {
                 local.push_back(g);
             }
             // A migratable goroutine is stealable work: ask for a thief.
-            if g_migratable && rt.idle.wants_wakeup() {
-                rt.wakep();
+            if g_migratable {
+                let rt = runtime();
+                if rt.idle.wants_wakeup() {
+                    rt.wakep();
+                }
             }
             return;
         }
+        let rt = runtime();
         if g.migratable {
             rt.injector.push(g);
             if let Some(w) = rt.idle.work_published_remotely() {
@@ -217,7 +220,7 @@ mod runtime {
             Wake::Schedule => {
                 // SAFETY: the scheduler kept one reference when it committed
                 // the park (`GRef::into_raw` in worker.rs); the PARKED ->
-                // NOTIFIED transition we just won transfers that reference to
+                // EMPTY transition we just won transfers that reference to
                 // us, exactly once.
                 let owned = unsafe { GRef::from_raw(g.as_ptr()) };
                 ready(owned, next);

@@ -170,6 +170,7 @@ impl Local {
     }
 
     /// Makes `g` run next; the goroutine it displaces goes to the back.
+    #[inline]
     pub(crate) fn push_next(&self, g: GRef) {
         if let Some(old) = self.runnext.replace(Some(g)) {
             self.push_back(old);

@@ -62,10 +62,11 @@ fn execute(local: &Local, g: GRef) {
             }
             if g.permit.commit() {
                 // Parked. The reference we hold now belongs to whoever wins
-                // the permit's PARKED -> NOTIFIED swap (see `unpark_g`); until
-                // then the goroutine keeps itself alive, as Go's do.
+                // the permit's PARKED -> EMPTY exchange (see `unpark_g`);
+                // until then the goroutine keeps itself alive, as Go's do.
                 let _ = g.into_raw();
             } else {
+                // Unparked during the switch; the commit took the permit.
                 local.push_back(g);
             }
         }

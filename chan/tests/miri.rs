@@ -64,3 +64,136 @@ fn a_dynamic_select_receive_frees_the_box_it_was_handed_back() {
         h.join().unwrap();
     }
 }
+
+// `bounded(1)` (the `small.rs` flavor): a picker moves the message under
+// the lock and, after the unlock, unparks the waiter and stores its
+// packet's `ready`. The waiter's packet and context are borrowed from its
+// frame until that store.
+
+#[test]
+fn bounded_one_blocked_senders_and_receivers_are_released_from_their_frames() {
+    for i in 0..ROUNDS as u32 {
+        // A sender blocked on a full buffer: the receiver moves its
+        // message into the slot it frees.
+        let (s, r) = bounded::<u32>(1);
+        s.send(i).unwrap();
+        let h = thread::spawn(move || s.send(i + 1).unwrap());
+        assert_eq!(r.recv().unwrap(), i);
+        assert_eq!(r.recv().unwrap(), i + 1);
+        h.join().unwrap();
+
+        // A receiver blocked on an empty buffer: the sender hands it over.
+        let (s, r) = bounded::<u32>(1);
+        let h = thread::spawn(move || r.recv().unwrap());
+        s.send(i).unwrap();
+        assert_eq!(h.join().unwrap(), i);
+    }
+}
+
+#[test]
+fn bounded_one_select_arms_are_released_from_their_frames() {
+    for i in 0..ROUNDS as u32 {
+        // A select-sender on a full buffer, granted a slot.
+        let (s, r) = bounded::<u32>(1);
+        s.send(i).unwrap();
+        let h = thread::spawn(move || select! { send(s, i + 1) -> res => res.unwrap() });
+        assert_eq!(r.recv().unwrap(), i);
+        assert_eq!(r.recv().unwrap(), i + 1);
+        h.join().unwrap();
+
+        // A select! receive arm, handed a message in its boxed packet.
+        let (s, r) = bounded::<u32>(1);
+        let h = thread::spawn(move || select! { recv(r) -> v => v.unwrap() });
+        s.send(i).unwrap();
+        assert_eq!(h.join().unwrap(), i);
+
+        // Both arms on two channels: whichever is picked, the other is
+        // unlisted before the select's frame ends.
+        let (s1, r1) = bounded::<u32>(1);
+        let (s2, r2) = bounded::<u32>(1);
+        s2.send(0).unwrap();
+        let h = thread::spawn(move || {
+            select! {
+                recv(r1) -> v => v.unwrap(),
+                send(s2, i) -> res => { res.unwrap(); u32::MAX }
+            }
+        });
+        s1.send(i).unwrap();
+        let _ = r2.recv().unwrap();
+        let got = h.join().unwrap();
+        assert!(got == i || got == u32::MAX);
+    }
+}
+
+#[test]
+fn bounded_one_dynamic_select_receive_frees_the_box_it_was_handed() {
+    for i in 0..ROUNDS as u32 {
+        let (s, r) = bounded::<u32>(1);
+        let h = thread::spawn(move || s.send(i).unwrap());
+        let mut sel = Select::new();
+        let idx = sel.recv(&r);
+        let op = sel.select();
+        assert_eq!(op.index(), idx);
+        assert_eq!(op.recv(&r), Ok(i));
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn bounded_one_close_wakes_parked_waiters() {
+    for i in 0..ROUNDS as u32 {
+        // A blocked sender gets its message back.
+        let (s, r) = bounded::<u32>(1);
+        s.send(i).unwrap();
+        let s2 = s.clone();
+        let h = thread::spawn(move || s2.send(i + 1));
+        assert!(s.close());
+        // Nobody receives before the close: the message comes back.
+        assert!(h.join().unwrap().is_err());
+        assert_eq!(r.recv(), Ok(i));
+        assert!(r.recv().is_err());
+
+        // A blocked receiver is told, or gets the message sent first.
+        let (s, r) = bounded::<u32>(1);
+        let h = thread::spawn(move || r.recv());
+        if i % 2 == 0 {
+            let _ = s.send(i);
+        }
+        drop(s);
+        let _ = h.join().unwrap();
+
+        // A select waiting on both sides of two channels, disconnected.
+        let (s1, r1) = bounded::<u32>(1);
+        let (s2, r2) = bounded::<u32>(1);
+        s2.send(0).unwrap();
+        let h = thread::spawn(move || {
+            select! {
+                recv(r1) -> v => v.is_err(),
+                send(s2, 1) -> res => res.is_err(),
+            }
+        });
+        drop(s1);
+        drop(r2);
+        let _ = h.join().unwrap();
+    }
+}
+
+#[test]
+fn bounded_one_waits_that_time_out_while_being_picked() {
+    use std::time::Duration;
+    for i in 0..ROUNDS as u32 {
+        let (s, r) = bounded::<u32>(1);
+        let h = thread::spawn(move || r.recv_timeout(Duration::from_micros(50)).ok());
+        let _ = s.send(i);
+        let _ = h.join().unwrap();
+
+        let (s, r) = bounded::<u32>(1);
+        s.send(i).unwrap();
+        let h = thread::spawn(move || s.send_timeout(i + 1, Duration::from_micros(50)).is_ok());
+        let _ = r.recv();
+        let sent = h.join().unwrap();
+        if sent {
+            assert_eq!(r.try_recv(), Ok(i + 1));
+        }
+    }
+}

@@ -73,7 +73,10 @@
 //! (see "Leaving a wait") — so a stack packet outlives every use, and so
 //! does the waiter's context: the wait lists borrow it ([`Waiter`]), and
 //! nobody counts references per wait. (A select-sender has no packet to
-//! wait on: whoever picks it takes a counted handle, under the lock.)
+//! wait on, and its select may return, ending the frame its context is
+//! borrowed from, the moment its select word is decided: whoever tries to
+//! pick it takes a counted handle *before* the compare-and-swap, and never
+//! touches the borrowed context after it; see [`WaitList::try_select`].)
 //!
 //! # Select
 //!
@@ -414,38 +417,66 @@ impl WaitList {
     /// a send arm and a receive arm on the same channel therefore never
     /// pairs with itself (`chan/tests/small.rs` pins it).
     ///
+    /// A select-sender (no packet) may leave its wait, and end the frame
+    /// its context is borrowed from, as soon as its select word is
+    /// decided: it waits for nothing of ours (its `accept` takes no lock,
+    /// and its select does not unregister the chosen arm). So its counted
+    /// handle is taken *before* the compare-and-swap, and its borrowed
+    /// context is never touched after it; it comes back as the second
+    /// field. A waiter with a packet waits for `ready`, so its context
+    /// stays valid until [`Wake::Release`].
+    ///
     /// [`balance`]: Channel::balance
     #[inline]
-    fn try_select(&mut self) -> Option<Waiter> {
+    fn try_select(&mut self) -> Option<(Waiter, Option<Context>)> {
         // Almost always the front (the longest waiter) is undecided: pop
         // it without a search.
         let front = self.selectors.front()?;
         // SAFETY: listed.
-        let won = unsafe { front.cx() }
-            .try_select(Selected::Operation(front.oper))
-            .is_ok();
-        let entry = if won {
-            self.selectors.pop_front()?
+        let (won, owned) = unsafe { Self::try_pick(front) };
+        let (entry, owned) = if won {
+            (self.selectors.pop_front()?, owned)
         } else {
             self.try_select_behind()?
         };
-        // A select-receiver's `accept` finds its packet through its slot.
-        // SAFETY: picked by us just now.
-        unsafe { entry.cx() }.store_packet(entry.packet);
-        Some(entry)
+        if !entry.packet.is_null() {
+            // A select-receiver's `accept` finds its packet through its
+            // slot.
+            // SAFETY: picked by us just now, and it has a packet: it waits
+            // for `ready` before it leaves its wait.
+            unsafe { entry.cx() }.store_packet(entry.packet);
+        }
+        Some((entry, owned))
+    }
+
+    /// Tries to decide `entry`'s wait for its operation. For a
+    /// select-sender, also a counted handle, taken before the decision
+    /// (see [`try_select`](Self::try_select)).
+    ///
+    /// # Safety
+    /// `entry` is listed (and we hold the lock).
+    #[inline]
+    unsafe fn try_pick(entry: &Waiter) -> (bool, Option<Context>) {
+        // SAFETY: listed (caller's contract), so its context is valid now;
+        // for a select-sender this borrow ends before the decision.
+        let cx = unsafe { entry.cx() };
+        let owned = entry.packet.is_null().then(|| cx.clone());
+        let won = cx.try_select(Selected::Operation(entry.oper)).is_ok();
+        (won, owned.filter(|_| won))
     }
 
     /// `try_select` past a front entry decided elsewhere (its owner, a
     /// select that finished through another channel, will remove it).
     #[cold]
-    fn try_select_behind(&mut self) -> Option<Waiter> {
+    fn try_select_behind(&mut self) -> Option<(Waiter, Option<Context>)> {
+        let mut owned = None;
         let i = self.selectors.iter().skip(1).position(|e| {
             // SAFETY: listed.
-            unsafe { e.cx() }
-                .try_select(Selected::Operation(e.oper))
-                .is_ok()
+            let (won, o) = unsafe { Self::try_pick(e) };
+            owned = o;
+            won
         })?;
-        self.selectors.remove(i + 1)
+        Some((self.selectors.remove(i + 1)?, owned))
     }
 
     fn watch(&mut self, oper: Operation, cx: &Context) {
@@ -644,7 +675,7 @@ impl<T> Channel<T> {
         loop {
             if inner.available() > 0
                 && inner.receivers.has_selectors()
-                && let Some(entry) = inner.receivers.try_select()
+                && let Some((entry, _)) = inner.receivers.try_select()
             {
                 let msg = inner.buf.pop_front().expect("an available message");
                 // SAFETY: every receiver entry carries a packet (its stack
@@ -676,16 +707,17 @@ impl<T> Channel<T> {
             if !inner.is_disconnected
                 && inner.room(self.cap) > 0
                 && inner.senders.has_selectors()
-                && let Some(entry) = inner.senders.try_select()
+                && let Some((entry, owned)) = inner.senders.try_select()
             {
-                if entry.packet.is_null() {
+                if let Some(cx) = owned {
                     // A select-sender: it writes after its select returns,
-                    // which it may do as soon as its word is decided, so
-                    // it is woken through a counted handle.
+                    // which it may do as soon as its word is decided (even
+                    // before we unlock: it needs no lock of ours to
+                    // return), so it is woken through the counted handle
+                    // taken before the decision; its borrowed context may
+                    // be gone already.
                     inner.reserved += 1;
-                    // SAFETY: picked by us just now, under the lock: its
-                    // select has not returned.
-                    wakes.push(Wake::Owned(unsafe { entry.cx() }.clone()));
+                    wakes.push(Wake::Owned(cx));
                 } else {
                     // SAFETY: a blocked sender's stack packet, alive while
                     // listed (see `Listed`); we won its select word, so it

@@ -1,4 +1,5 @@
-//! Rendezvous hand-offs between plain threads, small enough for Miri:
+//! Rendezvous and `bounded(1)` hand-offs between plain threads, small
+//! enough for Miri:
 //!
 //! ```text
 //! MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-many-seeds=0..4" \
@@ -11,7 +12,10 @@
 //! Miri checks that no reference into that frame is still live then (a
 //! reference *argument* would be: it must stay valid until its function
 //! returns), and that a boxed packet (a dynamic `Select` arm's) comes back
-//! to its owner with the permission to free it. Under plain `cargo test`
+//! to its owner with the permission to free it. The `bounded(1)` tests
+//! also cover a select-sender, which leaves its frame as soon as its
+//! select word is decided (a use-after-free of its borrowed context here
+//! was fixed by counting it before the pick). Under plain `cargo test`
 //! these are ordinary smoke tests.
 
 use gofer_chan::{Select, bounded, select};

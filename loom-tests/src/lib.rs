@@ -57,3 +57,60 @@ where
         start.elapsed(),
     );
 }
+
+/// How many scheduler turns late the main thread and the spawned threads
+/// of a channel model start their part (see [`sweep`]).
+#[cfg(loom)]
+#[derive(Clone, Copy, Debug)]
+pub struct Late {
+    main: usize,
+    peer: usize,
+}
+
+#[cfg(loom)]
+impl Late {
+    /// Called by the main thread before its part of the model.
+    pub fn main(&self) {
+        late(self.main);
+    }
+
+    /// Called by each spawned thread before its part of the model.
+    pub fn peer(&self) {
+        late(self.peer);
+    }
+}
+
+#[cfg(loom)]
+fn late(turns: usize) {
+    for _ in 0..turns {
+        loom::thread::yield_now();
+    }
+}
+
+/// Checks `model` from several starting schedules: with the main thread
+/// `1..=main` turns late (the spawned threads run first), and with the
+/// spawned threads `0..=peer` turns late. Each run prints its execution
+/// count under `test name [main+m peer+p]`.
+#[cfg(loom)]
+pub fn sweep<F>(main: usize, peer: usize, model: F)
+where
+    F: Fn(Late) + Clone + Send + Sync + 'static,
+{
+    let test = std::thread::current().name().unwrap_or("model").to_owned();
+    let starts = (1..=main)
+        .map(|m| Late { main: m, peer: 0 })
+        .chain((0..=peer).map(|p| Late { main: 0, peer: p }));
+    for start in starts {
+        let model = model.clone();
+        let name = format!("{test} [main+{} peer+{}]", start.main, start.peer);
+        // A named thread, so `check` reports which start this was.
+        let run = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || check(move || model(start)))
+            .expect("spawn a model thread")
+            .join();
+        if let Err(panic) = run {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}

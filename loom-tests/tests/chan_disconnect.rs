@@ -24,7 +24,7 @@
 
 use gofer_chan::{Receiver, RecvError, SendError, Sender, bounded, unbounded};
 use loom::thread;
-use loom_tests::check;
+use loom_tests::sweep;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -218,57 +218,4 @@ fn a_sender_blocked_on_zero_is_woken_by_close() {
 #[test]
 fn a_sender_blocked_on_zero_is_woken_by_the_receivers_drop() {
     blocked_send_woken(0, false);
-}
-
-// ---- starting schedules (the same helper is in each chan_*.rs) ----------
-
-/// How many scheduler turns late the main thread and the spawned threads
-/// start their part of a model.
-#[derive(Clone, Copy, Debug)]
-struct Late {
-    main: usize,
-    peer: usize,
-}
-
-impl Late {
-    fn main(&self) {
-        late(self.main);
-    }
-
-    fn peer(&self) {
-        late(self.peer);
-    }
-}
-
-fn late(turns: usize) {
-    for _ in 0..turns {
-        thread::yield_now();
-    }
-}
-
-/// Checks `model` from several starting schedules: with the main thread
-/// `1..=main` turns late (the spawned threads run first), and with the
-/// spawned threads `0..=peer` turns late. Each run prints its execution
-/// count under `test name [main+m peer+p]`.
-fn sweep<F>(main: usize, peer: usize, model: F)
-where
-    F: Fn(Late) + Clone + Send + Sync + 'static,
-{
-    let test = std::thread::current().name().unwrap_or("model").to_owned();
-    let starts = (1..=main)
-        .map(|m| Late { main: m, peer: 0 })
-        .chain((0..=peer).map(|p| Late { main: 0, peer: p }));
-    for start in starts {
-        let model = model.clone();
-        let name = format!("{test} [main+{} peer+{}]", start.main, start.peer);
-        // A named thread, so `check` reports which start this was.
-        let run = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || check(move || model(start)))
-            .expect("spawn a model thread")
-            .join();
-        if let Err(panic) = run {
-            std::panic::resume_unwind(panic);
-        }
-    }
 }

@@ -2,13 +2,13 @@
 //!
 //! A [`Waker`] holds two lists of entries, each an operation id plus the
 //! waiting task's context. The lock-free flavors (array, list) wait on
-//! `Waker`s; the zero-capacity flavor keeps its own intrusive lists
-//! (`flavors/zero.rs`) and uses a `Waker` only for its observers, and
-//! `bounded(1)`'s hand-off (`flavors/small.rs`) keeps lists of the same
-//! [`Entry`], with a packet pointer each. *Selectors* are tasks blocked in
-//! a send, receive or select that want one of their operations completed;
-//! *observers* are tasks in `Select::ready` that only want to hear that
-//! something became ready.
+//! `Waker`s. The zero-capacity flavor (`flavors/zero.rs`) keeps its own
+//! intrusive lists and uses a `Waker` only for its observers; `bounded(1)`'s
+//! hand-off (`flavors/small.rs`) keeps its own waiter list, with packets
+//! and borrowed contexts, and uses [`Entry`] for its observers. *Selectors*
+//! are tasks blocked in a send, receive or select that want one of their
+//! operations completed; *observers* are tasks in `Select::ready` that only
+//! want to hear that something became ready.
 //! [`SyncWaker`] wraps a `Waker` in a mutex plus an `is_empty` flag read
 //! without the lock, so that a send or receive with nobody to wake takes no
 //! lock at all.
@@ -22,9 +22,6 @@ use std::collections::VecDeque;
 /// One waiting task, registered for one operation.
 pub(crate) struct Entry {
     pub(crate) oper: Operation,
-    /// `bounded(1)`'s hand-off: where the message is (or goes); null
-    /// in the lock-free flavors.
-    pub(crate) packet: *mut (),
     pub(crate) cx: Context,
 }
 
@@ -51,13 +48,8 @@ impl Waker {
     }
 
     pub(crate) fn register(&mut self, oper: Operation, cx: &Context) {
-        self.register_with_packet(oper, std::ptr::null_mut(), cx);
-    }
-
-    pub(crate) fn register_with_packet(&mut self, oper: Operation, packet: *mut (), cx: &Context) {
         self.selectors.push_back(Entry {
             oper,
-            packet,
             cx: cx.clone(),
         });
     }
@@ -73,8 +65,8 @@ impl Waker {
         }
     }
 
-    /// Picks the first waiter whose wait is still undecided, decides it
-    /// for its operation and hands over its packet pointer. Entries of
+    /// Picks the first waiter whose wait is still undecided and decides it
+    /// for its operation. Entries of
     /// tasks already decided elsewhere are skipped (they will unregister
     /// themselves).
     ///
@@ -99,14 +91,12 @@ impl Waker {
         } else {
             self.selectors.remove(i)?
         };
-        entry.cx.store_packet(entry.packet);
         Some(entry)
     }
 
     pub(crate) fn watch(&mut self, oper: Operation, cx: &Context) {
         self.observers.push(Entry {
             oper,
-            packet: std::ptr::null_mut(),
             cx: cx.clone(),
         });
     }
@@ -135,7 +125,7 @@ impl Waker {
     }
 
     /// Wakes every waiter with `Disconnected`. Their entries stay: each
-    /// waiter unregisters itself (and takes back its packet, if any).
+    /// waiter unregisters itself.
     pub(crate) fn disconnect(&mut self) {
         for entry in &self.selectors {
             if entry.cx.try_select(Selected::Disconnected).is_ok() {

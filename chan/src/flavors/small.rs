@@ -482,7 +482,6 @@ impl WaitList {
     fn watch(&mut self, oper: Operation, cx: &Context) {
         self.observers.push(Entry {
             oper,
-            packet: std::ptr::null_mut(),
             cx: cx.clone(),
         });
     }

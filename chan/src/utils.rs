@@ -172,27 +172,24 @@ pub(crate) fn shuffle<T: Copy>(v: &mut [T]) {
             }
             return;
         }
-        3 => {
-            let order = &ORDERS3[random_below(6) as usize];
-            let was = [v[0], v[1], v[2]];
-            for (slot, &from) in v.iter_mut().zip(order) {
-                *slot = was[from as usize];
-            }
-            return;
-        }
-        4 => {
-            let order = &ORDERS4[random_below(24) as usize];
-            let was = [v[0], v[1], v[2], v[3]];
-            for (slot, &from) in v.iter_mut().zip(order) {
-                *slot = was[from as usize];
-            }
-            return;
-        }
+        3 => return permute(v, &ORDERS3),
+        4 => return permute(v, &ORDERS4),
         _ => {}
     }
     for i in 1..len {
         let j = random_below(i as u32 + 1) as usize;
         v.swap(i, j);
+    }
+}
+
+/// Rearranges `v` (of length `N`) into one of `orders`, picked uniformly.
+#[cfg(not(loom))]
+#[inline]
+fn permute<T: Copy, const N: usize>(v: &mut [T], orders: &[[u8; N]]) {
+    let order = &orders[random_below(orders.len() as u32) as usize];
+    let was: [T; N] = std::array::from_fn(|i| v[i]);
+    for (slot, &from) in v.iter_mut().zip(order) {
+        *slot = was[from as usize];
     }
 }
 
